@@ -1,0 +1,18 @@
+// Each file app/cmd_*.cpp adds one family of subcommands to the CLI. A subcommand's
+// CLI11 callback only stores what to run in `action`; main() runs it after parsing, once
+// the runtime (threads, logging) is set up, and turns exceptions into one stderr line.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace sightline::app {
+
+using Action = std::function<void()>;
+
+void register_inspect(CLI::App& app, Action& action);
+
+}  // namespace sightline::app
