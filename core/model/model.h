@@ -10,13 +10,11 @@
 #include <utility>
 #include <vector>
 
+#include "core/common/constants.h"
 #include "core/model/config.h"
 #include "core/model/hooks.h"
 
 namespace sightline {
-
-// LLaVA's IMAGE_TOKEN_INDEX: marks where a sequence's image tokens go.
-constexpr int64_t kImageTokenIndex = -200;
 
 struct LoadOptions {
   std::string model_dir;   // HF directory (config.json + safetensors, sharded or not)
