@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -15,6 +17,14 @@ void init_runtime(int threads) {
   }
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
+  // OpenBLAS threads spin (sched_yield) inside every small GEMM, and the engine's
+  // attention is many small GEMMs: on a shared 2-core machine that made training several
+  // times slower, while one BLAS thread under torch's own parallelism measured the same
+  // forward speed (tests/bench/bench_forward). SIGHTLINE_BLAS_THREADS overrides.
+  int blas_threads = 1;
+  if (const char* env = std::getenv("SIGHTLINE_BLAS_THREADS")) blas_threads = std::max(1, std::atoi(env));
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(blas_threads);
 }
 
 std::string resolve_device(const std::string& requested) {
