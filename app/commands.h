@@ -14,5 +14,8 @@ namespace sightline::app {
 using Action = std::function<void()>;
 
 void register_inspect(CLI::App& app, Action& action);
+void register_world(CLI::App& app, Action& action);
+// Adds sae-encode / sae-decode under the `inspect` subcommand.
+void register_sae_inspect(CLI::App& inspect, Action& action);
 
 }  // namespace sightline::app

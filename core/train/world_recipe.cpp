@@ -1,0 +1,477 @@
+#include "core/train/world_recipe.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/common/error.h"
+#include "core/io/json_util.h"
+#include "core/model/model.h"
+#include "core/tokenizer/word_tokenizer.h"
+#include "core/train/lm_loss.h"
+#include "core/train/vision_pretrain.h"
+#include "core/train/world_eval.h"
+#include "core/train/world_saes.h"
+#include "core/world/corpus.h"
+
+namespace fs = std::filesystem;
+
+namespace sightline {
+
+// ---------------------------------------------------------------- presets
+
+WorldPreset world_preset(const std::string& name) {
+  WorldPreset p;
+  p.name = name;
+  auto& lm = p.lm;
+  lm.hidden_size = 128;
+  lm.intermediate_size = 384;
+  lm.num_hidden_layers = 6;
+  lm.num_attention_heads = 4;
+  lm.num_key_value_heads = 2;
+  lm.head_dim = 32;
+  lm.rms_norm_eps = 1e-5;
+  lm.rope_theta = 10000.0;
+  lm.max_position_embeddings = 512;
+  lm.tie_word_embeddings = true;
+  auto& v = p.vision;
+  v.hidden_size = 128;
+  v.intermediate_size = 512;
+  v.num_hidden_layers = 4;
+  v.num_attention_heads = 4;
+  v.image_size = 64;
+  v.patch_size = 8;
+  v.hidden_act = "quick_gelu";
+  p.lm_optim = {6000, 32, 2e-3, 0.05, 0.03, 0.01, 1.0};
+  p.vision_optim = {2500, 32, 1e-3, 0.05, 0.05, 0.01, 1.0};
+  p.align_optim = {1500, 32, 2e-3, 0.1, 0.05, 0.0, 1.0};
+  p.tune_optim = {8000, 32, 5e-4, 0.05, 0.03, 0.01, 1.0};
+  if (name == "default") return p;
+  check(name == "micro", "unknown world preset '{}' (default, micro)", name);
+  lm.hidden_size = 64;
+  lm.intermediate_size = 128;
+  lm.num_hidden_layers = 2;
+  lm.num_attention_heads = 2;
+  lm.num_key_value_heads = 1;
+  lm.head_dim = 32;
+  v.hidden_size = 64;
+  v.intermediate_size = 128;
+  v.num_hidden_layers = 2;
+  v.num_attention_heads = 2;
+  p.data.n_train = 400;
+  p.data.n_val = 60;
+  p.data.n_test = 60;
+  p.data.n_corpus_train = 400;
+  p.data.n_corpus_val = 50;
+  p.lm_optim = {150, 16, 3e-3, 0.1, 0.05, 0.0, 1.0};
+  p.vision_optim = {120, 16, 2e-3, 0.1, 0.05, 0.0, 1.0};
+  p.align_optim = {60, 16, 3e-3, 0.1, 0.05, 0.0, 1.0};
+  p.tune_optim = {250, 16, 2e-3, 0.1, 0.05, 0.0, 1.0};
+  p.eval_scenes = 60;
+  p.sae.expansion = 4;
+  p.sae.k = 8;
+  p.sae.train_tokens = 30000;
+  p.sae.eval_tokens = 3000;
+  p.sae.batch_tokens = 512;
+  return p;
+}
+
+nlohmann::json to_json(const WorldPreset& p) {
+  return {{"name", p.name},
+          {"seed", p.seed},
+          {"data", world_data_options_to_json(p.data)},
+          {"lm", to_json(p.lm)},
+          {"vision", to_json(p.vision)},
+          {"vision_select_layer", p.vision_select_layer},
+          {"lm_optim", to_json(p.lm_optim)},
+          {"vision_optim", to_json(p.vision_optim)},
+          {"align_optim", to_json(p.align_optim)},
+          {"tune_optim", to_json(p.tune_optim)},
+          {"tune_caption_fraction", p.tune_caption_fraction},
+          {"eval_scenes", p.eval_scenes},
+          {"sae",
+           {{"expansion", p.sae.expansion},
+            {"k", p.sae.k},
+            {"train_tokens", p.sae.train_tokens},
+            {"eval_tokens", p.sae.eval_tokens},
+            {"batch_tokens", p.sae.batch_tokens},
+            {"lr", p.sae.lr}}}};
+}
+
+WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& where) {
+  WorldPreset p = world_preset(json_get_or<std::string>(j, "name", "default", where));
+  p.seed = json_get_or<uint64_t>(j, "seed", p.seed, where);
+  if (j.contains("data")) p.data = world_data_options_from_json(j["data"], where + "' field 'data");
+  auto optim = [&](const char* key, OptimOptions& o) {
+    if (j.contains(key)) o = optim_options_from_json(j[key], where + "' field '" + key);
+  };
+  optim("lm_optim", p.lm_optim);
+  optim("vision_optim", p.vision_optim);
+  optim("align_optim", p.align_optim);
+  optim("tune_optim", p.tune_optim);
+  p.tune_caption_fraction = json_get_or<double>(j, "tune_caption_fraction", p.tune_caption_fraction, where);
+  p.eval_scenes = json_get_or<int64_t>(j, "eval_scenes", p.eval_scenes, where);
+  if (j.contains("sae")) {
+    const auto& s = j["sae"];
+    const std::string w = where + "' field 'sae";
+    p.sae.expansion = json_get_or<int64_t>(s, "expansion", p.sae.expansion, w);
+    p.sae.k = json_get_or<int64_t>(s, "k", p.sae.k, w);
+    p.sae.train_tokens = json_get_or<int64_t>(s, "train_tokens", p.sae.train_tokens, w);
+    p.sae.eval_tokens = json_get_or<int64_t>(s, "eval_tokens", p.sae.eval_tokens, w);
+    p.sae.batch_tokens = json_get_or<int64_t>(s, "batch_tokens", p.sae.batch_tokens, w);
+    p.sae.lr = json_get_or<double>(s, "lr", p.sae.lr, w);
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------- helpers
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Sample streams draw scene indices from a split's whole index space (scene i is a pure
+// function of (seed, split, i)), so training never repeats a scene; the written split
+// files hold the first n scenes of the same streams.
+constexpr int64_t kStreamSpan = 90000000;
+
+TokenSequence all_tokens(std::vector<int64_t> ids) {
+  TokenSequence s;
+  s.loss.assign(ids.size(), 1);
+  s.loss[0] = 0;
+  s.ids = std::move(ids);
+  return s;
+}
+
+TokenSequence corpus_sequence(const WordTokenizer& tok, const std::string& doc) {
+  std::vector<int64_t> ids{tok.bos_id()};
+  for (int64_t id : tok.encode(doc)) ids.push_back(id);
+  ids.push_back(tok.eos_id());
+  return all_tokens(std::move(ids));
+}
+
+// <bos> <image> scene : ... .  (loss on the description)
+TokenSequence caption_sequence(const WordTokenizer& tok, const Scene& scene, const WorldOptions& world) {
+  std::vector<int64_t> ids{tok.bos_id(), kImageTokenIndex};
+  for (int64_t id : tok.encode(describe_scene(scene, world))) ids.push_back(id);
+  ids.push_back(tok.eos_id());
+  TokenSequence s;
+  s.loss.assign(ids.size(), 1);
+  s.loss[0] = s.loss[1] = 0;
+  s.ids = std::move(ids);
+  return s;
+}
+
+// prompt + answer word (loss on the answer only).
+TokenSequence answer_sequence(std::vector<int64_t> prompt, int64_t answer) {
+  TokenSequence s;
+  s.ids = std::move(prompt);
+  s.loss.assign(s.ids.size(), 0);
+  s.ids.push_back(answer);
+  s.loss.push_back(1);
+  return s;
+}
+
+int64_t word(const WordTokenizer& tok, const std::string& w) {
+  const auto id = tok.word_id(w);
+  check(id.has_value(), "the world vocabulary lacks the answer word '{}'", w);
+  return *id;
+}
+
+struct TrainStats {
+  double loss = 0;
+  int64_t targets = 0, correct = 0;
+  int64_t tokens = 0;
+};
+
+// One optimisation step on a batch; returns its loss statistics.
+TrainStats train_step(VisionLanguageModel& model, Optimiser& opt, const LmBatch& batch, int64_t step) {
+  ForwardRequest req;
+  req.grad = true;
+  const auto prepared = model.prepare(to_batch_input(batch));
+  const auto out = model.forward(prepared, req);
+  const auto loss = next_token_loss(out.logits, prepared, batch);
+  opt.zero_grad();
+  loss.loss.backward();
+  opt.step(step);
+  TrainStats s;
+  s.loss = loss.loss.item<double>();
+  s.targets = loss.targets;
+  s.correct = loss.correct;
+  for (auto len : prepared.lengths) s.tokens += len;
+  return s;
+}
+
+TrainStats eval_batches(const VisionLanguageModel& model, const std::vector<LmBatch>& batches) {
+  torch::NoGradGuard guard;
+  TrainStats total;
+  double weighted = 0;
+  for (const auto& b : batches) {
+    const auto prepared = model.prepare(to_batch_input(b));
+    const auto out = model.forward(prepared, ForwardRequest{});
+    const auto loss = next_token_loss(out.logits, prepared, b);
+    weighted += loss.loss.item<double>() * static_cast<double>(loss.targets);
+    total.targets += loss.targets;
+    total.correct += loss.correct;
+  }
+  total.loss = total.targets ? weighted / static_cast<double>(total.targets) : 0;
+  return total;
+}
+
+void copy_parameters(VisionLanguageModel& to, const VisionLanguageModel& from) {
+  torch::NoGradGuard guard;
+  std::map<std::string, at::Tensor> src;
+  for (const auto& [name, value] : from.named_parameters()) src[name] = value;
+  for (auto& [name, value] : to.named_parameters()) {
+    auto it = src.find(name);
+    if (it != src.end()) value.copy_(it->second);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- build
+
+nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir, Progress& progress,
+                           const LogFn& log) {
+  validate_world_data_options(preset.data);
+  fs::create_directories(out_dir);
+  const auto& world = preset.data.world;
+  const auto t_all = Clock::now();
+  nlohmann::json metrics, timings;
+  torch::manual_seed(static_cast<int64_t>(preset.seed));
+
+  // 1. tokenizer
+  const WordTokenizer tok(world_vocabulary(world));
+  fs::create_directories(fs::path(out_dir) / "tokenizer");
+  tok.save((fs::path(out_dir) / "tokenizer" / "vocab.json").string());
+  log(fmt::format("tokenizer: {} tokens", tok.vocab_size()));
+
+  // 2. base LM on the text corpus
+  ModelConfig lm_config;
+  lm_config.source = "world base LM";
+  lm_config.model_type = "llama";
+  lm_config.text = preset.lm;
+  lm_config.text.vocab_size = tok.vocab_size();
+  lm_config.text.bos_token_id = tok.bos_id();
+  lm_config.text.eos_token_ids = {tok.eos_id()};
+  lm_config.text.pad_token_id = WordTokenizer::kPadId;
+  auto t0 = Clock::now();
+  VisionLanguageModel base(lm_config);
+  {
+    const auto& o = preset.lm_optim;
+    base.set_trainable({""});
+    Optimiser opt(base.trainable_parameters(), o);
+    std::vector<LmBatch> val;
+    for (int64_t b = 0; b < 4; ++b) {
+      LmBatch batch;
+      for (int64_t i = 0; i < 32; ++i) {
+        const auto r = make_scene_record(preset.data, WorldSplit::CorpusVal, b * 32 + i);
+        batch.sequences.push_back(corpus_sequence(tok, corpus_document(r, world)));
+      }
+      val.push_back(std::move(batch));
+    }
+    progress.begin("base LM", o.steps);
+    TrainStats window;
+    int64_t window_steps = 0;
+    auto window_t0 = Clock::now();
+    for (int64_t step = 0; step < o.steps; ++step) {
+      progress.check_cancel();
+      LmBatch batch;
+      for (int64_t i = 0; i < o.batch_size; ++i) {
+        const auto r = make_scene_record(preset.data, WorldSplit::CorpusTrain, (step * o.batch_size + i) % kStreamSpan);
+        batch.sequences.push_back(corpus_sequence(tok, corpus_document(r, world)));
+      }
+      const auto s = train_step(base, opt, batch, step);
+      window.loss += s.loss;
+      window.tokens += s.tokens;
+      ++window_steps;
+      progress.tick();
+      const int64_t every = std::max<int64_t>(1, o.steps / 6);
+      if ((step + 1) % every == 0 || step + 1 == o.steps) {
+        const double rate = window.tokens / std::max(1e-9, seconds_since(window_t0));
+        const auto v = eval_batches(base, val);
+        log(fmt::format("base LM step {}/{}: train loss {:.3f}, val loss {:.3f}, val token acc {:.3f}, {:.0f} tok/s",
+                        step + 1, o.steps, window.loss / window_steps, v.loss,
+                        static_cast<double>(v.correct) / std::max<int64_t>(1, v.targets), rate));
+        window = {};
+        window_steps = 0;
+        window_t0 = Clock::now();
+        metrics["base_lm"] = {{"val_loss", v.loss},
+                              {"val_token_accuracy", static_cast<double>(v.correct) / std::max<int64_t>(1, v.targets)}};
+      }
+    }
+    base.set_trainable({});
+  }
+  timings["base_lm_s"] = seconds_since(t0);
+  base.save((fs::path(out_dir) / "base_lm").string());
+
+  // 7 (done early: it needs only the base LM). Base SAEs per layer.
+  t0 = Clock::now();
+  metrics["base_saes"] = train_world_base_saes(base, tok, preset, out_dir, progress, log);
+  timings["base_saes_s"] = seconds_since(t0);
+
+  // 3-5. the VLM: tower pretraining, alignment, tuning
+  ModelConfig vlm_config = lm_config;
+  vlm_config.source = "world VLM";
+  vlm_config.model_type = "llava_llama";
+  vlm_config.mm.present = true;
+  vlm_config.mm.mm_hidden_size = preset.vision.hidden_size;
+  vlm_config.mm.vision_select_layer = preset.vision_select_layer;
+  vlm_config.mm.vision_select_feature = "patch";
+  vlm_config.mm.vision_tower_name = "sightline-shapes-vit";
+  vlm_config.mm.image_aspect_ratio = "pad";
+  vlm_config.mm.vision = preset.vision;
+  VisionLanguageModel vlm(vlm_config);
+  copy_parameters(vlm, base);
+
+  auto train_scene = [&](int64_t i) { return make_scene_record(preset.data, WorldSplit::Train, i % kStreamSpan).scene; };
+  auto val_scene = [&](int64_t i) { return make_scene_record(preset.data, WorldSplit::Val, i).scene; };
+  t0 = Clock::now();
+  const auto vr = pretrain_vision(vlm, train_scene, val_scene, std::min<int64_t>(preset.data.n_val, 200), world,
+                                  preset.vision_optim, progress, log);
+  metrics["vision"] = {{"colour_accuracy", vr.colour_accuracy},
+                       {"cell_accuracy", vr.cell_accuracy},
+                       {"contact_accuracy", vr.contact_accuracy}};
+  timings["vision_s"] = seconds_since(t0);
+  const auto& vision = *vlm.config().mm.vision;
+
+  auto image_batch = [&](std::vector<Scene>& scenes, LmBatch& batch) {
+    batch.images = scene_pixels(scenes, world, vision);
+  };
+
+  // Alignment: the projector learns to make the frozen LM write the scene's description.
+  t0 = Clock::now();
+  {
+    const auto& o = preset.align_optim;
+    vlm.set_trainable({"model.mm_projector."});
+    Optimiser opt(vlm.trainable_parameters(), o);
+    progress.begin("align projector", o.steps);
+    TrainStats window;
+    int64_t window_steps = 0;
+    for (int64_t step = 0; step < o.steps; ++step) {
+      progress.check_cancel();
+      LmBatch batch;
+      std::vector<Scene> scenes;
+      for (int64_t i = 0; i < o.batch_size; ++i) {
+        scenes.push_back(train_scene(step * o.batch_size + i + 7777777));
+        auto seq = caption_sequence(tok, scenes.back(), world);
+        seq.image = i;
+        batch.sequences.push_back(std::move(seq));
+      }
+      image_batch(scenes, batch);
+      const auto s = train_step(vlm, opt, batch, step);
+      window.loss += s.loss;
+      window.targets += s.targets;
+      window.correct += s.correct;
+      ++window_steps;
+      progress.tick();
+      const int64_t every = std::max<int64_t>(1, o.steps / 5);
+      if ((step + 1) % every == 0 || step + 1 == o.steps) {
+        log(fmt::format("align step {}/{}: caption loss {:.3f}, token acc {:.3f}", step + 1, o.steps,
+                        window.loss / window_steps, static_cast<double>(window.correct) / std::max<int64_t>(1, window.targets)));
+        metrics["align"] = {{"caption_token_accuracy",
+                             static_cast<double>(window.correct) / std::max<int64_t>(1, window.targets)}};
+        window = {};
+        window_steps = 0;
+      }
+    }
+  }
+  timings["align_s"] = seconds_since(t0);
+
+  // Tuning: projector + LM on questions and statements (the tower stays frozen).
+  t0 = Clock::now();
+  {
+    const auto& o = preset.tune_optim;
+    vlm.set_trainable({"model.mm_projector.", "model.layers.", "model.embed_tokens.", "model.norm.", "lm_head."});
+    Optimiser opt(vlm.trainable_parameters(), o);
+    progress.begin("tune VLM", o.steps);
+    TrainStats window;
+    int64_t window_steps = 0;
+    auto window_t0 = Clock::now();
+    uint64_t pick = preset.seed * 0x9E3779B97F4A7C15ULL + 1;
+    for (int64_t step = 0; step < o.steps; ++step) {
+      progress.check_cancel();
+      LmBatch batch;
+      std::vector<Scene> scenes;
+      for (int64_t i = 0; i < o.batch_size; ++i) {
+        const auto record = make_scene_record(preset.data, WorldSplit::Train, (step * o.batch_size + i) % kStreamSpan);
+        scenes.push_back(record.scene);
+        pick = pick * 6364136223846793005ULL + 1442695040888963407ULL;
+        const double u = static_cast<double>(pick >> 11) / 9007199254740992.0;
+        TokenSequence seq;
+        const int64_t n_items = static_cast<int64_t>(record.questions.size()) + (record.vsr ? 1 : 0);
+        if (u < preset.tune_caption_fraction || n_items == 0) {
+          seq = caption_sequence(tok, record.scene, world);
+        } else {
+          // A scene's VSR statement (when it has one) is asked 40% of the time, else one
+          // of its questions uniformly.
+          const double u2 = static_cast<double>((pick >> 3) & 0xFFFF) / 65536.0;
+          if (record.vsr && (u2 < 0.4 || record.questions.empty())) {
+            seq = answer_sequence(world_statement_ids(tok, record.vsr->caption, true),
+                                  word(tok, record.vsr->label ? "yes" : "no"));
+          } else {
+            const auto& q = record.questions[static_cast<size_t>((pick >> 24) % record.questions.size())];
+            seq = answer_sequence(world_question_ids(tok, q.question, true), word(tok, q.answer));
+          }
+        }
+        seq.image = i;
+        batch.sequences.push_back(std::move(seq));
+      }
+      image_batch(scenes, batch);
+      const auto s = train_step(vlm, opt, batch, step);
+      window.loss += s.loss;
+      window.tokens += s.tokens;
+      window.targets += s.targets;
+      window.correct += s.correct;
+      ++window_steps;
+      progress.tick();
+      const int64_t every = std::max<int64_t>(1, o.steps / 8);
+      if ((step + 1) % every == 0 || step + 1 == o.steps) {
+        log(fmt::format("tune step {}/{}: loss {:.3f}, answer acc {:.3f}, {:.0f} tok/s", step + 1, o.steps,
+                        window.loss / window_steps,
+                        static_cast<double>(window.correct) / std::max<int64_t>(1, window.targets),
+                        window.tokens / std::max(1e-9, seconds_since(window_t0))));
+        window = {};
+        window_steps = 0;
+        window_t0 = Clock::now();
+      }
+    }
+    vlm.set_trainable({});
+  }
+  timings["tune_s"] = seconds_since(t0);
+  vlm.save((fs::path(out_dir) / "vlm").string());
+
+  // 6. evaluation on the held-out test split
+  t0 = Clock::now();
+  const auto eval = evaluate_world_vlm(vlm, tok, preset.data, WorldSplit::Test, preset.eval_scenes, progress);
+  metrics["vlm_test"] = eval.to_json();
+  timings["eval_s"] = seconds_since(t0);
+  log(fmt::format("VLM test: VSR {:.3f} (shuffled images {:.3f}), VQA yes/no {:.3f} (shuffled {:.3f}, blank {:.3f})",
+                  eval.vsr.accuracy(), eval.vsr_shuffled.accuracy(),
+                  eval.vqa_type.count("yes/no") ? eval.vqa_type.at("yes/no").accuracy() : 0.0,
+                  eval.vqa_yesno_shuffled.accuracy(), eval.vqa_yesno_blank.accuracy()));
+  for (const auto& [rel, t] : eval.vsr_relation) log(fmt::format("  {:<22} {:.3f} (n={})", rel, t.accuracy(), t.total));
+  for (const auto& [skill, t] : eval.vqa_skill) log(fmt::format("  skill {:<16} {:.3f} (n={})", skill, t.accuracy(), t.total));
+
+  timings["total_s"] = seconds_since(t_all);
+  nlohmann::json manifest{{"format", "sightline-world/1"},
+                          {"preset", to_json(preset)},
+                          {"vocab_size", tok.vocab_size()},
+                          {"metrics", metrics},
+                          {"timings", timings},
+                          {"files",
+                           {{"tokenizer", "tokenizer/vocab.json"},
+                            {"base_lm", "base_lm"},
+                            {"vlm", "vlm"},
+                            {"saes", "saes"}}}};
+  write_json_file((fs::path(out_dir) / "manifest.json").string(), manifest);
+  return manifest;
+}
+
+}  // namespace sightline

@@ -1,0 +1,68 @@
+// How the shapes world's models are made, LLaVA-style, on the engine's own classes:
+//   1. tokenizer   a word-level vocabulary of the world's text
+//   2. base LM     a Llama-architecture decoder pretrained on the text corpus, where scenes
+//                  are described in words (grid cells, sizes, layers) and questions about
+//                  them are answered ("the Llama stage")
+//   3. vision      a CLIP-style ViT pretrained on rendered scenes with dense per-patch
+//                  targets, then frozen ("the CLIP stage")
+//   4. align       projector-only training: from the image, write the scene's description
+//   5. tune        projector + LM on the VQA- and VSR-style training items (answer loss),
+//                  with some description sequences mixed in
+//   6. evaluate    held-out test split, with image-shuffle and blank-image controls
+//   7. base SAEs   one per layer on the base LM's residual stream ("the LLaMA-Scope stage")
+// Everything is written in the real on-disk formats (HF / LLaVA-MORE / LLaMA-Scope).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/progress.h"
+#include "core/model/config.h"
+#include "core/train/schedule.h"
+#include "core/world/datasets.h"
+
+namespace sightline {
+
+struct WorldSaeOptions {
+  int64_t expansion = 8;        // d_sae = expansion * d_model
+  int64_t k = 16;               // TopK active features
+  int64_t train_tokens = 400000;
+  int64_t eval_tokens = 20000;
+  int64_t batch_tokens = 1024;
+  double lr = 2e-3;
+};
+
+struct WorldPreset {
+  std::string name = "default";
+  uint64_t seed = 1;
+  WorldDataOptions data;
+  LlamaConfig lm;
+  VisionConfig vision;
+  int64_t vision_select_layer = -1;
+  OptimOptions lm_optim, vision_optim, align_optim, tune_optim;
+  double tune_caption_fraction = 0.15;  // share of description sequences in tuning batches
+  int64_t eval_scenes = 500;
+  WorldSaeOptions sae;
+};
+
+// "default" (the shipped world) or "micro" (tests: builds in well under a minute).
+WorldPreset world_preset(const std::string& name);
+nlohmann::json to_json(const WorldPreset& preset);
+// Starts from world_preset(j["name"]) and overrides what j holds.
+WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& where);
+
+using LogFn = std::function<void(const std::string&)>;
+
+// Builds everything into `out_dir`:
+//   manifest.json   preset, stage timings, metrics (also metrics.json)
+//   tokenizer/vocab.json
+//   base_lm/        config.json + model.safetensors (LlamaForCausalLM)
+//   vlm/            config.json + model.safetensors (LlavaLlamaForCausalLM, tower inside)
+//   saes/L{l}R/     hyperparams.json + checkpoints/final.safetensors (LLaMA-Scope layout)
+// The datasets are not written: they are regenerated from the manifest's options.
+nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir, Progress& progress,
+                           const LogFn& log);
+
+}  // namespace sightline
