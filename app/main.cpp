@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   sightline::app::register_inspect(app, action);
   sightline::app::register_sae_inspect(*app.get_subcommand("inspect"), action);
   sightline::app::register_world(app, action);
+  sightline::app::register_gui(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -65,11 +65,29 @@ void run_with_progress(const std::function<void(Progress&)>& work) {
     }
     done.store(true);
   });
+  // Without a terminal (CI logs, pipes): one line per stage and per 10% of it.
+  std::string last_label;
+  int last_decile = -1;
   while (!done.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(g_tty ? 200 : 50));
-    if (g_tty && !done.load()) {
-      std::lock_guard<std::mutex> lock(g_print_mutex);
+    if (done.load()) break;
+    std::lock_guard<std::mutex> lock(g_print_mutex);
+    if (g_tty) {
       draw(progress);
+      continue;
+    }
+    const std::string label = progress.label();
+    const double f = progress.fraction();
+    const int decile = f < 0 ? -1 : static_cast<int>(f * 10);
+    if (label != last_label || decile != last_decile) {
+      if (!label.empty() && (label != last_label || decile > 0)) {
+        std::fprintf(stderr, "[%s] %lld/%lld%s%s\n", label.c_str(), static_cast<long long>(progress.done()),
+                     static_cast<long long>(progress.total()), decile > 0 ? "  ETA " : "",
+                     decile > 0 ? format_seconds(progress.eta_seconds()).c_str() : "");
+        std::fflush(stderr);
+      }
+      last_label = label;
+      last_decile = decile;
     }
   }
   worker.join();

@@ -1,0 +1,332 @@
+// Screenshots of the explorer with synthetic data, read back and checked against the data:
+// the Fig. 2 categories appear in their colours where the features are, the selection
+// ring appears around --select's feature, 1M points switch to the density image, the heat
+// maps go through the colormap shader. Needs an X display: with none, the tests re-run
+// themselves under xvfb-run (once, all together); with neither, they skip.
+#include <gtest/gtest.h>
+#include <stb_image.h>
+
+#define GLFW_INCLUDE_NONE
+#include <GLFW/glfw3.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/io/json_util.h"
+#include "tests/test_util.h"
+#include "ui/adapted_set.h"
+#include "ui/app.h"
+#include "ui/plot/colormap.h"
+#include "ui/scatter_style.h"
+#include "ui/snapshot.h"
+#include "ui/synthetic.h"
+
+using namespace sightline;
+using namespace sightline::ui;
+
+namespace {
+
+constexpr const char* kChildEnv = "SIGHTLINE_GUI_TEST_CHILD";
+
+bool display_opens() {
+  const char* display = std::getenv("DISPLAY");
+  if (!display || !*display) return false;
+  if (!glfwInit()) return false;
+  glfwTerminate();
+  return true;
+}
+
+bool xvfb_run_exists() { return std::system("command -v xvfb-run >/dev/null 2>&1") == 0; }
+
+// Outcome of each GuiScreenshot test in the xvfb-run child: "OK", "FAILED", "SKIPPED".
+struct ChildRun {
+  int exit_code = -1;
+  std::string output;
+  std::map<std::string, std::string> outcome;
+};
+
+const ChildRun& child_run() {
+  static std::unique_ptr<ChildRun> run;
+  if (run) return *run;
+  run = std::make_unique<ChildRun>();
+  const std::string command = std::string(kChildEnv) + "=1 xvfb-run -a -s '-screen 0 1600x1000x24' /proc/" +
+                              std::to_string(getpid()) + "/exe --gtest_filter='GuiScreenshot.*' 2>&1";
+  // /proc/<pid>/exe names this test binary even after popen's shell starts.
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return *run;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run->output.append(buffer, n);
+  run->exit_code = pclose(pipe);
+  const std::pair<const char*, const char*> markers[] = {{"[       OK ] GuiScreenshot.", "OK"},
+                                                         {"[  FAILED  ] GuiScreenshot.", "FAILED"},
+                                                         {"[  SKIPPED ] GuiScreenshot.", "SKIPPED"}};
+  for (const auto& [marker, tag] : markers) {
+    size_t at = 0;
+    while ((at = run->output.find(marker, at)) != std::string::npos) {
+      at += std::strlen(marker);
+      const size_t end = run->output.find_first_of(" \n", at);
+      run->outcome[run->output.substr(at, end - at)] = tag;
+    }
+  }
+  return *run;
+}
+
+enum class Where {
+  kHere,  // a display opens: run the test body in this process
+  kDone,  // the xvfb-run child ran it; its outcome has been reported here
+  kSkip,  // no display and no xvfb-run
+};
+
+Where where_to_run() {
+  if (display_opens()) return Where::kHere;
+  if (std::getenv(kChildEnv)) {
+    ADD_FAILURE() << "xvfb-run gave no usable display";
+    return Where::kDone;
+  }
+  if (!xvfb_run_exists()) return Where::kSkip;
+  const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const ChildRun& run = child_run();
+  const auto it = run.outcome.find(name);
+  if (it == run.outcome.end()) {
+    ADD_FAILURE() << "the xvfb-run child did not report " << name << " (exit " << run.exit_code << "):\n"
+                  << run.output;
+  } else if (it->second == std::string("FAILED")) {
+    ADD_FAILURE() << "failed under xvfb-run:\n" << run.output;
+  } else if (it->second == std::string("SKIPPED")) {
+    return Where::kSkip;
+  }
+  return Where::kDone;
+}
+
+// Each screenshot test starts with this: run here, or report the child's outcome, or skip.
+#define SIGHTLINE_NEEDS_DISPLAY()                                                          \
+  do {                                                                                     \
+    const Where where = where_to_run();                                                    \
+    if (where == Where::kSkip)                                                             \
+      GTEST_SKIP() << "no X display can be opened and xvfb-run is absent (or the child "   \
+                      "skipped): skipping the screenshot test";                            \
+    if (where == Where::kDone) return;                                                     \
+  } while (0)
+
+struct Shot {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgba;
+  nlohmann::json info;
+  const uint8_t* at(int x, int y) const { return rgba.data() + (static_cast<size_t>(y) * width + x) * 4; }
+};
+
+Shot take(GuiOptions options, const std::string& name) {
+  options.screenshot = test::scratch_dir("gui-shot") + "/" + name + ".png";
+  run_gui(options);
+  Shot shot;
+  int channels = 0;
+  unsigned char* pixels = stbi_load(options.screenshot.c_str(), &shot.width, &shot.height, &channels, 4);
+  EXPECT_NE(pixels, nullptr) << options.screenshot;
+  if (pixels) {
+    shot.rgba.assign(pixels, pixels + static_cast<size_t>(shot.width) * shot.height * 4);
+    stbi_image_free(pixels);
+  }
+  shot.info = read_json_file(options.screenshot + ".json");
+  return shot;
+}
+
+bool near_color(const uint8_t* px, const Rgb8& c, int tolerance) {
+  return std::abs(px[0] - c[0]) <= tolerance && std::abs(px[1] - c[1]) <= tolerance &&
+         std::abs(px[2] - c[2]) <= tolerance;
+}
+
+// Whether a pixel within `radius` of (x, y) has colour c.
+bool color_near(const Shot& s, double x, double y, const Rgb8& c, int radius, int tolerance = 10) {
+  const int cx = static_cast<int>(std::lround(x)), cy = static_cast<int>(std::lround(y));
+  for (int dy = -radius; dy <= radius; ++dy)
+    for (int dx = -radius; dx <= radius; ++dx) {
+      const int px = cx + dx, py = cy + dy;
+      if (px >= 0 && py >= 0 && px < s.width && py < s.height && near_color(s.at(px, py), c, tolerance)) return true;
+    }
+  return false;
+}
+
+// The scatter's data -> pixel mapping, from the screenshot's sidecar.
+struct Mapping {
+  double x0, y0, x1, y1;  // area
+  double vx0, vx1, vy0, vy1;
+  double px(double x) const { return x0 + (x - vx0) / (vx1 - vx0) * (x1 - x0); }
+  double py(double y) const { return y0 + (vy1 - y) / (vy1 - vy0) * (y1 - y0); }
+  bool inside(double x, double y, double margin) const {
+    return x > x0 + margin && x < x1 - margin && y > y0 + margin && y < y1 - margin;
+  }
+};
+
+Mapping mapping_of(const Shot& s) {
+  const auto& sc = s.info.at("scatter");
+  const auto& a = sc.at("area");
+  const auto& v = sc.at("view");
+  return {a[0], a[1], a[2], a[3], v.at("x")[0], v.at("x")[1], v.at("y")[0], v.at("y")[1]};
+}
+
+GuiOptions scatter_options(size_t n) {
+  GuiOptions o;
+  o.synthetic = n;
+  o.view = "scatter";
+  o.frames = 2;
+  return o;
+}
+
+}  // namespace
+
+TEST(GuiScreenshot, ScatterShowsTheCategoriesWhereTheDataSays) {
+  SIGHTLINE_NEEDS_DISPLAY();
+  const size_t n = 32768;
+  const Shot shot = take(scatter_options(n), "scatter");
+  ASSERT_EQ(shot.width, 1600);
+  ASSERT_EQ(shot.height, 1000);
+  ASSERT_TRUE(shot.info.at("scatter").at("drawn").get<bool>());
+  EXPECT_FALSE(shot.info.at("scatter").at("density").get<bool>()) << "32k points are drawn as points";
+  EXPECT_TRUE(shot.info.at("selected").is_null());
+  const Mapping m = mapping_of(shot);
+  const double eps = shot.info.at("scatter").at("eps"), cthr = shot.info.at("scatter").at("cosine_threshold");
+
+  SyntheticOptions so;
+  so.features = n;
+  const FeatureTable t = make_synthetic_features(so);
+  // Pixels covered by markers (drawn on top), the legend (top right) or the status text.
+  std::vector<std::pair<double, double>> marks;
+  for (size_t i = 0; i < t.size(); ++i)
+    if (t.flags[i] & (kFlagSpatialCandidate | kFlagSpatialFeature | kFlagAnalysed))
+      marks.emplace_back(m.px(t.decoder_cosine[i]), m.py(log_energy(t.visual_energy[i])));
+  auto covered = [&](double x, double y) {
+    if (x > m.x1 - 280 && y < m.y0 + 130) return true;  // legend
+    if (x < m.x0 + 260 && y > m.y1 - 30) return true;   // status line
+    if (std::fabs(y - m.py(std::log10(eps))) < 4 || std::fabs(x - m.px(cthr)) < 4) return true;  // drag lines
+    for (const auto& [mx, my] : marks)
+      if (std::fabs(mx - x) < 8 && std::fabs(my - y) < 8) return true;
+    return false;
+  };
+  size_t adapted_checked = 0, adapted_found = 0, grey_checked = 0, grey_found = 0;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const double x = m.px(t.decoder_cosine[i]), y = m.py(log_energy(t.visual_energy[i]));
+    if (!m.inside(x, y, 3) || covered(x, y)) continue;
+    if (is_adapted(t.visual_energy[i], t.decoder_cosine[i], eps, cthr)) {
+      ++adapted_checked;
+      adapted_found += color_near(shot, x, y, kColorAdapted, 1);
+    } else if (i % 7 == 0) {
+      ++grey_checked;
+      // Grey unless an adapted point was drawn over it.
+      grey_found += color_near(shot, x, y, kColorAll, 1) || color_near(shot, x, y, kColorAdapted, 1);
+    }
+  }
+  ASSERT_GT(adapted_checked, 500u);
+  EXPECT_GT(adapted_found, adapted_checked * 97 / 100) << adapted_found << " of " << adapted_checked;
+  ASSERT_GT(grey_checked, 1000u);
+  EXPECT_GT(grey_found, grey_checked * 97 / 100) << grey_found << " of " << grey_checked;
+
+  // A's colour only where A can be: above the eps line and left of the p_cos line.
+  size_t pink_outside = 0, pink_inside = 0;
+  for (int y = static_cast<int>(m.y0) + 1; y < static_cast<int>(m.y1); ++y)
+    for (int x = static_cast<int>(m.x0) + 1; x < static_cast<int>(m.x1); ++x) {
+      if (!near_color(shot.at(x, y), kColorAdapted, 10) || covered(x, y)) continue;
+      const bool possible = y < m.py(std::log10(eps)) + 3 && x < m.px(cthr) + 3;
+      (possible ? pink_inside : pink_outside) += 1;
+    }
+  EXPECT_EQ(pink_outside, 0u);
+  EXPECT_GT(pink_inside, 2000u);
+  // Markers: spatial features (filled blue) and analysed (red crosses) are on screen.
+  size_t blue = 0, red = 0, gold = 0;
+  for (int y = static_cast<int>(m.y0); y < static_cast<int>(m.y1); ++y)
+    for (int x = static_cast<int>(m.x0); x < static_cast<int>(m.x1); ++x) {
+      if (x > m.x1 - 280 && y < m.y0 + 130) continue;
+      blue += near_color(shot.at(x, y), kColorSpatial, 10);
+      red += near_color(shot.at(x, y), kColorAnalysed, 10);
+      gold += near_color(shot.at(x, y), kColorSelected, 10);
+    }
+  EXPECT_GT(blue, 100u);
+  EXPECT_GT(red, 20u);
+  EXPECT_EQ(gold, 0u) << "nothing is selected: no highlight colour";
+}
+
+TEST(GuiScreenshot, SelectDrawsTheHighlightRingOnThatFeature) {
+  SIGHTLINE_NEEDS_DISPLAY();
+  GuiOptions o = scatter_options(32768);
+  o.select = "12:100";
+  const Shot shot = take(o, "select");
+  ASSERT_FALSE(shot.info.at("selected").is_null());
+  EXPECT_EQ(shot.info.at("selected").at("layer"), 12);
+  EXPECT_EQ(shot.info.at("selected").at("feature"), 100);
+  SyntheticOptions so;
+  so.features = 32768;
+  const FeatureTable t = make_synthetic_features(so);
+  const int64_t row = t.find(12, 100);
+  ASSERT_GE(row, 0);
+  EXPECT_EQ(shot.info.at("selected").at("row"), row);
+  const Mapping m = mapping_of(shot);
+  const double x = m.px(t.decoder_cosine[row]), y = m.py(log_energy(t.visual_energy[row]));
+  ASSERT_TRUE(m.inside(x, y, 0));
+  size_t gold_near = 0, gold_far = 0;
+  for (int py = static_cast<int>(m.y0); py < static_cast<int>(m.y1); ++py)
+    for (int px = static_cast<int>(m.x0); px < static_cast<int>(m.x1); ++px) {
+      if (!near_color(shot.at(px, py), kColorSelected, 10)) continue;
+      (std::hypot(px - x, py - y) <= 14 ? gold_near : gold_far) += 1;
+    }
+  EXPECT_GT(gold_near, 30u);
+  EXPECT_EQ(gold_far, 0u);
+  // The feature page names it.
+  EXPECT_EQ(shot.info.at("features"), 32768);
+}
+
+TEST(GuiScreenshot, OneMillionPointsUseTheDensityImage) {
+  SIGHTLINE_NEEDS_DISPLAY();
+  const Shot shot = take(scatter_options(1048576), "density");
+  const auto& sc = shot.info.at("scatter");
+  EXPECT_TRUE(sc.at("density").get<bool>());
+  EXPECT_EQ(sc.at("points_in_view").get<size_t>(), 1048576u);
+  const Mapping m = mapping_of(shot);
+  const double eps = sc.at("eps"), cthr = sc.at("cosine_threshold");
+  const double eps_y = m.py(std::log10(eps)), cos_x = m.px(cthr);
+  const auto& viridis = plot::colormap_table(plot::Colormap::kViridis);
+  size_t pink_inside = 0, pink_outside = 0, mapped_below = 0;
+  for (int y = static_cast<int>(m.y0) + 1; y < static_cast<int>(m.y1); ++y)
+    for (int x = static_cast<int>(m.x0) + 1; x < static_cast<int>(m.x1); ++x) {
+      if ((x > m.x1 - 280 && y < m.y0 + 130) || (x < m.x0 + 260 && y > m.y1 - 30)) continue;
+      const uint8_t* px = shot.at(x, y);
+      if (near_color(px, kColorAdapted, 10)) {
+        // Bins are 2x2 pixels: allow one bin of slack at the thresholds.
+        (y < eps_y + 3 && x < cos_x + 3 ? pink_inside : pink_outside) += 1;
+      } else if (y > eps_y + 10) {
+        for (int k = 64; k < 256; k += 8)
+          if (near_color(px, {viridis[k][0], viridis[k][1], viridis[k][2]}, 6)) {
+            ++mapped_below;
+            break;
+          }
+      }
+    }
+  EXPECT_EQ(pink_outside, 0u);
+  EXPECT_GT(pink_inside, 10000u);
+  EXPECT_GT(mapped_below, 20000u) << "the colormap shows the density below eps";
+}
+
+TEST(GuiScreenshot, HeatMapsGoThroughTheColormapShader) {
+  SIGHTLINE_NEEDS_DISPLAY();
+  GuiOptions o;
+  o.synthetic = 4096;
+  o.view = "heatmaps";
+  o.frames = 2;
+  const Shot shot = take(o, "heatmaps");
+  // Red and blue cells of the coolwarm map (the grey UI has neither); the two colour bars
+  // alone hold fewer than ~5000 such pixels each.
+  size_t warm_px = 0, cool_px = 0;
+  for (int y = 60; y < 760; ++y)
+    for (int x = 320; x < 1240; ++x) {
+      const uint8_t* px = shot.at(x, y);
+      warm_px += px[0] > px[2] + 60;
+      cool_px += px[2] > px[0] + 60;
+    }
+  EXPECT_GT(warm_px, 12000u);
+  EXPECT_GT(cool_px, 12000u);
+}

@@ -1,0 +1,43 @@
+#include "ui/snapshot.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/common/error.h"
+
+namespace sightline::ui {
+
+void FeatureTable::validate() const {
+  const size_t n = layer.size();
+  check(feature.size() == n, "feature table '{}': field 'feature' has {} rows, 'layer' has {}", source,
+        feature.size(), n);
+  check(visual_energy.size() == n, "feature table '{}': field 'visual_energy' has {} rows, 'layer' has {}",
+        source, visual_energy.size(), n);
+  check(decoder_cosine.size() == n, "feature table '{}': field 'decoder_cosine' has {} rows, 'layer' has {}",
+        source, decoder_cosine.size(), n);
+  check(flags.size() == n, "feature table '{}': field 'flags' has {} rows, 'layer' has {}", source, flags.size(),
+        n);
+  check(num_layers > 0 || n == 0, "feature table '{}': field 'num_layers' is {}", source, num_layers);
+  for (size_t i = 0; i < n; ++i) {
+    check(layer[i] < num_layers, "feature table '{}': row {}: field 'layer' = {} is not below num_layers {}",
+          source, i, layer[i], num_layers);
+    check(std::isfinite(visual_energy[i]) && visual_energy[i] >= 0,
+          "feature table '{}': row {}: field 'visual_energy' = {} is not a finite value >= 0", source, i,
+          visual_energy[i]);
+    check(std::isfinite(decoder_cosine[i]) && std::fabs(decoder_cosine[i]) <= 1.0f + 1e-4f,
+          "feature table '{}': row {}: field 'decoder_cosine' = {} is outside [-1, 1]", source, i,
+          decoder_cosine[i]);
+  }
+}
+
+int64_t FeatureTable::find(int layer_index, int feature_index) const {
+  for (size_t i = 0; i < layer.size(); ++i)
+    if (layer[i] == layer_index && feature[i] == feature_index) return static_cast<int64_t>(i);
+  return -1;
+}
+
+float log_energy(float visual_energy) {
+  return static_cast<float>(std::log10(std::max<double>(visual_energy, kEnergyFloor)));
+}
+
+}  // namespace sightline::ui

@@ -1,0 +1,31 @@
+// The explorer's panels, one file each (ui/view_*.cpp). Each draws into the current ImGui
+// window / child and reads or changes only the shared AppState.
+#pragma once
+
+#include <string>
+
+#include "ui/app_state.h"
+
+namespace sightline::ui {
+
+// Centre tabs.
+void draw_scatter_view(AppState& state);   // Fig. 2: E_v vs decoder cosine, A, candidates
+void draw_layers_view(AppState& state);    // Fig. 7: |A| and mean cosine per layer, live
+void draw_curves_view(AppState& state);    // Fig. 1/5/6: curve sets
+void draw_heatmaps_view(AppState& state);  // Fig. 13/14: layer x head maps
+// Side and bottom panes.
+void draw_feature_list(AppState& state);   // left: search, category filter, box selection
+void draw_feature_page(AppState& state);   // right: the selected feature
+void draw_jobs_pane(AppState& state);      // bottom left: tasks and data states
+void draw_log_pane(AppState& state);       // bottom right: the log
+// Debug menu window: our widgets and plots on toy data (living documentation).
+void draw_gallery_window(AppState& state, bool* open);
+
+// Shared by the views: when `status` is not ready, draws "computing..." with progress,
+// "no data: <stage>" or the failure, centred, and returns false.
+bool draw_data_status(const DataStatus& status, const char* what);
+
+// "L12 #345": how the UI names a feature.
+std::string feature_name(const FeatureTable& table, int64_t row);
+
+}  // namespace sightline::ui
