@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "app/commands.h"
@@ -23,10 +24,12 @@ void register_world(CLI::App& app, Action& action) {
     auto out = std::make_shared<std::string>();
     auto config = std::make_shared<std::string>();
     auto print = std::make_shared<bool>(false);
+    auto reuse = std::make_shared<bool>(false);
     cmd->add_option("--preset", *preset, "default | micro")->check(CLI::IsMember({"default", "micro"}));
     cmd->add_option("--out", *out, "Output directory");
     cmd->add_option("--config", *config, "JSON overriding preset settings (see --print-config)");
     cmd->add_flag("--print-config", *print, "Print the preset's settings as JSON and exit");
+    cmd->add_flag("--reuse", *reuse, "Do nothing when --out already holds a world built with the same settings");
     cmd->callback([=, &action] {
       action = [=] {
         WorldPreset p = world_preset(*preset);
@@ -40,6 +43,12 @@ void register_world(CLI::App& app, Action& action) {
           return;
         }
         check(!out->empty(), "world build: --out DIR is required");
+        const std::string manifest = *out + "/manifest.json";
+        if (*reuse && std::filesystem::exists(manifest) &&
+            read_json_file(manifest).value("preset", nlohmann::json()) == to_json(p)) {
+          std::printf("world in %s is up to date\n", out->c_str());
+          return;
+        }
         run_with_progress([&](Progress& progress) {
           build_world(p, *out, progress, [](const std::string& line) { progress_log(line); });
         });

@@ -40,6 +40,7 @@ PatchTargets patch_targets(const Scene& scene, const WorldOptions& world, const 
   t.shapes_present.assign(static_cast<size_t>(P) * spec.n_shapes, 0.f);
   t.contact.assign(P, 0.f);
   t.overlap.assign(P, 0.f);
+  t.object.assign(P, -1);
   std::vector<int> counts(n);
   for (int pr = 0; pr < g; ++pr) {
     for (int pc = 0; pc < g; ++pc) {
@@ -70,6 +71,7 @@ PatchTargets patch_targets(const Scene& scene, const WorldOptions& world, const 
         if (counts[i] >= spec.min_dominant_pixels && (best < 0 || counts[i] > counts[best])) best = static_cast<int>(i);
       }
       if (best < 0) continue;
+      t.object[p] = best;
       const auto& o = scene.objects[best];
       t.colour[p] = 1 + static_cast<int64_t>(o.colour);
       t.shape[p] = 1 + static_cast<int64_t>(o.shape);

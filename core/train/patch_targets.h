@@ -30,6 +30,7 @@ struct PatchTargets {
   std::vector<float> shapes_present;   // [P, n_shapes]
   std::vector<float> contact;          // [P]: two objects' visible pixels are 4-adjacent here
   std::vector<float> overlap;          // [P]: two objects' masks cover one pixel here
+  std::vector<int> object;             // [P]: index of the dominant object in scene.objects, -1 none
 };
 
 PatchTargets patch_targets(const Scene& scene, const WorldOptions& world, const PatchTargetSpec& spec);

@@ -42,11 +42,12 @@ struct Item {
 
 }  // namespace
 
-WorldEvalReport evaluate_world_vlm(const VisionLanguageModel& model, const WordTokenizer& tok,
-                                   const WorldDataOptions& data, WorldSplit split, int64_t n_scenes,
-                                   Progress& progress, bool controls) {
-  check(model.has_vision(), "evaluate_world_vlm needs a model with a vision tower");
-  const auto& vision = *model.config().mm.vision;
+namespace {
+
+WorldEvalReport evaluate_items(const VisionLanguageModel& model, const WordTokenizer& tok,
+                               const WorldDataOptions& data, WorldSplit split, int64_t n_scenes, Progress& progress,
+                               bool controls, bool in_words) {
+  check(in_words || model.has_vision(), "evaluate_world_vlm needs a model with a vision tower");
   const auto yes = tok.word_id("yes"), no = tok.word_id("no");
   check(yes && no, "the tokenizer has no 'yes'/'no' words");
   WorldEvalReport report;
@@ -58,15 +59,18 @@ WorldEvalReport evaluate_world_vlm(const VisionLanguageModel& model, const WordT
     const int64_t img = static_cast<int64_t>(scenes.size()) - 1;
     // Controls ask the same item of the next scene's image (a different scene).
     const int64_t other = (i + 1) % n_scenes;
+    const std::string words = in_words ? describe_scene(record.scene, data.world) + " " : "";
     if (record.vsr) {
       const auto& v = *record.vsr;
       const std::string answer = v.label ? "yes" : "no";
-      const auto ids = world_statement_ids(tok, v.caption, true);
+      const auto ids = in_words ? word_prompt(tok, words + "statement : " + v.caption, false)
+                                : world_statement_ids(tok, v.caption, true);
       items.push_back({ids, img, answer, true, {&report.vsr, &report.vsr_relation[v.relation], nullptr}});
       if (controls) items.push_back({ids, other, answer, true, {&report.vsr_shuffled, nullptr, nullptr}});
     }
     for (const auto& q : record.questions) {
-      const auto ids = world_question_ids(tok, q.question, true);
+      const auto ids = in_words ? word_prompt(tok, words + "question : " + q.question, false)
+                                : world_question_ids(tok, q.question, true);
       const bool yn = q.answer_type == "yes/no";
       items.push_back({ids, img, q.answer, yn, {&report.vqa_type[q.answer_type], &report.vqa_skill[q.skill], nullptr}});
       if (controls && yn) {
@@ -84,7 +88,7 @@ WorldEvalReport evaluate_world_vlm(const VisionLanguageModel& model, const WordT
   scenes.push_back(blank);
   const int64_t blank_index = static_cast<int64_t>(scenes.size()) - 1;
   torch::NoGradGuard guard;
-  const auto pixels = scene_pixels(scenes, data.world, vision);
+  const auto pixels = in_words ? at::Tensor() : scene_pixels(scenes, data.world, *model.config().mm.vision);
   const size_t batch = 64;
   progress.begin("evaluate", static_cast<int64_t>(items.size()));
   for (size_t start = 0; start < items.size(); start += batch) {
@@ -96,7 +100,7 @@ WorldEvalReport evaluate_world_vlm(const VisionLanguageModel& model, const WordT
       in.ids.push_back(items[k].ids);
       image_rows.push_back(items[k].image == -2 ? blank_index : items[k].image);
     }
-    in.pixels = pixels.index_select(0, torch::tensor(image_rows, torch::kInt64));
+    if (!in_words) in.pixels = pixels.index_select(0, torch::tensor(image_rows, torch::kInt64));
     ForwardRequest req;
     req.logits = LogitsMode::kLast;
     const auto logits = model.forward(in, req).logits.to(torch::kCPU, torch::kFloat32);  // (B, V)
@@ -119,6 +123,20 @@ WorldEvalReport evaluate_world_vlm(const VisionLanguageModel& model, const WordT
     progress.tick(static_cast<int64_t>(end - start));
   }
   return report;
+}
+
+}  // namespace
+
+WorldEvalReport evaluate_world_vlm(const VisionLanguageModel& model, const WordTokenizer& tok,
+                                   const WorldDataOptions& data, WorldSplit split, int64_t n_scenes,
+                                   Progress& progress, bool controls) {
+  return evaluate_items(model, tok, data, split, n_scenes, progress, controls, false);
+}
+
+WorldEvalReport evaluate_world_text(const VisionLanguageModel& model, const WordTokenizer& tok,
+                                    const WorldDataOptions& data, WorldSplit split, int64_t n_scenes,
+                                    Progress& progress) {
+  return evaluate_items(model, tok, data, split, n_scenes, progress, false, true);
 }
 
 }  // namespace sightline

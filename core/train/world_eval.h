@@ -43,4 +43,11 @@ WorldEvalReport evaluate_world_vlm(const VisionLanguageModel& model, const WordT
                                    const WorldDataOptions& data, WorldSplit split, int64_t n_scenes,
                                    Progress& progress, bool controls = true);
 
+// The same items asked of a text-only LM with the scene described in words in place of
+// the image ("scene : ... . question : q answer :"): what the base LM can answer from
+// words, the ceiling the VLM's image reading is measured against.
+WorldEvalReport evaluate_world_text(const VisionLanguageModel& model, const WordTokenizer& tok,
+                                    const WorldDataOptions& data, WorldSplit split, int64_t n_scenes,
+                                    Progress& progress);
+
 }  // namespace sightline

@@ -12,6 +12,7 @@
 #include "core/model/model.h"
 #include "core/tokenizer/word_tokenizer.h"
 #include "core/train/lm_loss.h"
+#include "core/train/patch_words.h"
 #include "core/train/vision_pretrain.h"
 #include "core/train/world_eval.h"
 #include "core/train/world_saes.h"
@@ -45,10 +46,16 @@ WorldPreset world_preset(const std::string& name) {
   v.image_size = 64;
   v.patch_size = 8;
   v.hidden_act = "quick_gelu";
-  p.lm_optim = {6000, 32, 2e-3, 0.05, 0.03, 0.01, 1.0};
-  p.vision_optim = {2500, 32, 1e-3, 0.05, 0.05, 0.01, 1.0};
-  p.align_optim = {1500, 32, 2e-3, 0.1, 0.05, 0.0, 1.0};
-  p.tune_optim = {8000, 32, 5e-4, 0.05, 0.03, 0.01, 1.0};
+  // Step counts fit the 45-minute build budget on 2 CPU cores at the measured ~8k
+  // training tokens/s (tests/bench/bench_train_step).
+  p.lm_optim = {800, 32, 2e-3, 0.05, 0.03, 0.01, 1.0};
+  p.vision_optim = {1200, 32, 1e-3, 0.05, 0.05, 0.01, 1.0};
+  p.align_optim = {600, 32, 2e-3, 0.1, 0.05, 0.0, 1.0};
+  p.tune_optim = {3000, 32, 1e-3, 0.05, 0.03, 0.01, 1.0};
+  p.eval_scenes = 300;
+  // Relation facts stated outright would let the LM copy answers instead of reading
+  // positions; two per document keep the words without doing the reasoning for it.
+  p.data.corpus_facts = 2;
   if (name == "default") return p;
   check(name == "micro", "unknown world preset '{}' (default, micro)", name);
   lm.hidden_size = 64;
@@ -66,10 +73,10 @@ WorldPreset world_preset(const std::string& name) {
   p.data.n_test = 60;
   p.data.n_corpus_train = 400;
   p.data.n_corpus_val = 50;
-  p.lm_optim = {150, 16, 3e-3, 0.1, 0.05, 0.0, 1.0};
-  p.vision_optim = {120, 16, 2e-3, 0.1, 0.05, 0.0, 1.0};
+  p.lm_optim = {300, 16, 3e-3, 0.1, 0.05, 0.0, 1.0};
+  p.vision_optim = {150, 16, 2e-3, 0.1, 0.05, 0.0, 1.0};
   p.align_optim = {60, 16, 3e-3, 0.1, 0.05, 0.0, 1.0};
-  p.tune_optim = {250, 16, 2e-3, 0.1, 0.05, 0.0, 1.0};
+  p.tune_optim = {600, 16, 3e-3, 0.1, 0.05, 0.0, 1.0};
   p.eval_scenes = 60;
   p.sae.expansion = 4;
   p.sae.k = 8;
@@ -91,6 +98,7 @@ nlohmann::json to_json(const WorldPreset& p) {
           {"align_optim", to_json(p.align_optim)},
           {"tune_optim", to_json(p.tune_optim)},
           {"tune_caption_fraction", p.tune_caption_fraction},
+          {"align_dense_weight", p.align_dense_weight},
           {"eval_scenes", p.eval_scenes},
           {"sae",
            {{"expansion", p.sae.expansion},
@@ -113,6 +121,7 @@ WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& w
   optim("align_optim", p.align_optim);
   optim("tune_optim", p.tune_optim);
   p.tune_caption_fraction = json_get_or<double>(j, "tune_caption_fraction", p.tune_caption_fraction, where);
+  p.align_dense_weight = json_get_or<double>(j, "align_dense_weight", p.align_dense_weight, where);
   p.eval_scenes = json_get_or<int64_t>(j, "eval_scenes", p.eval_scenes, where);
   if (j.contains("sae")) {
     const auto& s = j["sae"];
@@ -311,6 +320,14 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
   timings["base_lm_s"] = seconds_since(t0);
   base.save((fs::path(out_dir) / "base_lm").string());
 
+  {
+    auto text = evaluate_world_text(base, tok, preset.data, WorldSplit::Test, preset.eval_scenes, progress);
+    metrics["base_lm_test_in_words"] = text.to_json();
+    log(fmt::format("base LM answering from words: VSR {:.3f}, VQA yes/no {:.3f}, existence {:.3f}, colour {:.3f}",
+                    text.vsr.accuracy(), text.vqa_type["yes/no"].accuracy(), text.vqa_skill["existence"].accuracy(),
+                    text.vqa_skill["colour"].accuracy()));
+  }
+
   // 7 (done early: it needs only the base LM). Base SAEs per layer.
   t0 = Clock::now();
   metrics["base_saes"] = train_world_base_saes(base, tok, preset, out_dir, progress, log);
@@ -345,14 +362,21 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
     batch.images = scene_pixels(scenes, world, vision);
   };
 
-  // Alignment: the projector learns to make the frozen LM write the scene's description.
+  // Alignment: the projector learns to map each patch to the LM embeddings of the words
+  // it stands for (patch_words.h) and to make the frozen LM write the scene's description.
   t0 = Clock::now();
   {
     const auto& o = preset.align_optim;
     vlm.set_trainable({"model.mm_projector."});
     Optimiser opt(vlm.trainable_parameters(), o);
+    at::Tensor embed;
+    for (const auto& [name, value] : vlm.named_parameters()) {
+      if (name == "model.embed_tokens.weight") embed = value.detach();
+    }
+    const int grid = static_cast<int>(vision.grid());
     progress.begin("align projector", o.steps);
     TrainStats window;
+    double window_dense = 0;
     int64_t window_steps = 0;
     for (int64_t step = 0; step < o.steps; ++step) {
       progress.check_cancel();
@@ -365,19 +389,32 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
         batch.sequences.push_back(std::move(seq));
       }
       image_batch(scenes, batch);
-      const auto s = train_step(vlm, opt, batch, step);
-      window.loss += s.loss;
-      window.targets += s.targets;
-      window.correct += s.correct;
+      torch::AutoGradMode grad(true);
+      const auto target = patch_word_embeddings(scenes, world, grid, tok, embed);
+      const auto projected = vlm.encode_images(batch.images);
+      const auto dense = (projected - target).pow(2).sum(-1).mean() / target.pow(2).sum(-1).mean();
+      ForwardRequest req;
+      req.grad = true;
+      const auto prepared = vlm.prepare(to_batch_input(batch));
+      const auto caption = next_token_loss(vlm.forward(prepared, req).logits, prepared, batch);
+      const auto loss = caption.loss + preset.align_dense_weight * dense;
+      opt.zero_grad();
+      loss.backward();
+      opt.step(step);
+      window.loss += caption.loss.item<double>();
+      window.targets += caption.targets;
+      window.correct += caption.correct;
+      window_dense += dense.item<double>();
       ++window_steps;
       progress.tick();
       const int64_t every = std::max<int64_t>(1, o.steps / 5);
       if ((step + 1) % every == 0 || step + 1 == o.steps) {
-        log(fmt::format("align step {}/{}: caption loss {:.3f}, token acc {:.3f}", step + 1, o.steps,
-                        window.loss / window_steps, static_cast<double>(window.correct) / std::max<int64_t>(1, window.targets)));
-        metrics["align"] = {{"caption_token_accuracy",
-                             static_cast<double>(window.correct) / std::max<int64_t>(1, window.targets)}};
+        const double acc = static_cast<double>(window.correct) / std::max<int64_t>(1, window.targets);
+        log(fmt::format("align step {}/{}: caption loss {:.3f}, token acc {:.3f}, patch-word error {:.3f}", step + 1,
+                        o.steps, window.loss / window_steps, acc, window_dense / window_steps));
+        metrics["align"] = {{"caption_token_accuracy", acc}, {"patch_word_relative_error", window_dense / window_steps}};
         window = {};
+        window_dense = 0;
         window_steps = 0;
       }
     }

@@ -5,7 +5,9 @@
 //                  them are answered ("the Llama stage")
 //   3. vision      a CLIP-style ViT pretrained on rendered scenes with dense per-patch
 //                  targets, then frozen ("the CLIP stage")
-//   4. align       projector-only training: from the image, write the scene's description
+//   4. align       projector-only training: each patch token regresses onto the LM
+//                  embeddings of the words it stands for (patch_words.h), and from the
+//                  image the frozen LM writes the scene's description
 //   5. tune        projector + LM on the VQA- and VSR-style training items (answer loss),
 //                  with some description sequences mixed in
 //   6. evaluate    held-out test split, with image-shuffle and blank-image controls
@@ -43,6 +45,7 @@ struct WorldPreset {
   int64_t vision_select_layer = -1;
   OptimOptions lm_optim, vision_optim, align_optim, tune_optim;
   double tune_caption_fraction = 0.15;  // share of description sequences in tuning batches
+  double align_dense_weight = 1.0;      // weight of the patch-word regression in alignment
   int64_t eval_scenes = 500;
   WorldSaeOptions sae;
 };
