@@ -16,6 +16,8 @@ using Action = std::function<void()>;
 void register_inspect(CLI::App& app, Action& action);
 void register_world(CLI::App& app, Action& action);
 void register_gui(CLI::App& app, Action& action);
+void register_run(CLI::App& app, Action& action);
+void register_report(CLI::App& app, Action& action);
 // Adds sae-encode / sae-decode under the `inspect` subcommand.
 void register_sae_inspect(CLI::App& inspect, Action& action);
 

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   sightline::app::register_sae_inspect(*app.get_subcommand("inspect"), action);
   sightline::app::register_world(app, action);
   sightline::app::register_gui(app, action);
+  sightline::app::register_run(app, action);
+  sightline::app::register_report(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

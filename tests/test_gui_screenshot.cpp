@@ -55,8 +55,12 @@ const ChildRun& child_run() {
   static std::unique_ptr<ChildRun> run;
   if (run) return *run;
   run = std::make_unique<ChildRun>();
-  const std::string command = std::string(kChildEnv) + "=1 xvfb-run -a -s '-screen 0 1600x1000x24' /proc/" +
-                              std::to_string(getpid()) + "/exe --gtest_filter='GuiScreenshot.*' 2>&1";
+  // -n: start the free-display search away from :99-:101, where other sessions' servers
+  // (or their stale locks) sit; a display taken there once failed every screenshot test.
+  const int server = 200 + static_cast<int>(getpid() % 700);
+  const std::string command = std::string(kChildEnv) + "=1 xvfb-run -a -n " + std::to_string(server) +
+                              " -s '-screen 0 1600x1000x24' /proc/" + std::to_string(getpid()) +
+                              "/exe --gtest_filter='GuiScreenshot.*' 2>&1";
   // /proc/<pid>/exe names this test binary even after popen's shell starts.
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return *run;

@@ -44,11 +44,10 @@ std::vector<std::vector<int64_t>> patch_words(const Scene& scene, const WorldOpt
   return out;
 }
 
-at::Tensor patch_word_embeddings(const std::vector<Scene>& scenes, const WorldOptions& world, int grid,
-                                 const WordTokenizer& tok, const at::Tensor& embed) {
+at::Tensor patch_word_bags(const std::vector<Scene>& scenes, const WorldOptions& world, int grid,
+                           const WordTokenizer& tok) {
   const int64_t P = static_cast<int64_t>(grid) * grid;
-  // A [N * P, V] bag-of-words count matrix times the embedding table.
-  auto bags = torch::zeros({static_cast<int64_t>(scenes.size()) * P, embed.size(0)}, embed.options());
+  auto bags = torch::zeros({static_cast<int64_t>(scenes.size()) * P, tok.vocab_size()}, torch::kFloat32);
   auto acc = bags.accessor<float, 2>();
   for (size_t n = 0; n < scenes.size(); ++n) {
     const auto words = patch_words(scenes[n], world, grid, tok);
@@ -56,7 +55,12 @@ at::Tensor patch_word_embeddings(const std::vector<Scene>& scenes, const WorldOp
       for (int64_t w : words[static_cast<size_t>(p)]) acc[static_cast<int64_t>(n) * P + p][w] += 1.f;
     }
   }
-  return torch::matmul(bags, embed).view({static_cast<int64_t>(scenes.size()), P, embed.size(1)});
+  return bags.view({static_cast<int64_t>(scenes.size()), P, tok.vocab_size()});
+}
+
+at::Tensor patch_word_embeddings(const std::vector<Scene>& scenes, const WorldOptions& world, int grid,
+                                 const WordTokenizer& tok, const at::Tensor& embed) {
+  return torch::matmul(patch_word_bags(scenes, world, grid, tok).to(embed.device(), embed.scalar_type()), embed);
 }
 
 }  // namespace sightline

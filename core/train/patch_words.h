@@ -20,6 +20,10 @@ namespace sightline {
 std::vector<std::vector<int64_t>> patch_words(const Scene& scene, const WorldOptions& world, int grid,
                                               const WordTokenizer& tok);
 
+// Word counts per patch: [N, P, V] float32 (a bag of words per patch).
+at::Tensor patch_word_bags(const std::vector<Scene>& scenes, const WorldOptions& world, int grid,
+                           const WordTokenizer& tok);
+
 // Sum of the words' embeddings per patch: [N, P, D] from embed [V, D].
 at::Tensor patch_word_embeddings(const std::vector<Scene>& scenes, const WorldOptions& world, int grid,
                                  const WordTokenizer& tok, const at::Tensor& embed);

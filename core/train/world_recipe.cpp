@@ -17,6 +17,7 @@
 #include "core/train/world_eval.h"
 #include "core/train/world_saes.h"
 #include "core/world/corpus.h"
+#include "core/world/questions.h"
 
 namespace fs = std::filesystem;
 
@@ -99,7 +100,9 @@ nlohmann::json to_json(const WorldPreset& p) {
           {"tune_optim", to_json(p.tune_optim)},
           {"tune_caption_fraction", p.tune_caption_fraction},
           {"align_dense_weight", p.align_dense_weight},
+          {"lm_grid_fraction", p.lm_grid_fraction},
           {"eval_scenes", p.eval_scenes},
+          {"reuse_base_from", p.reuse_base_from},
           {"sae",
            {{"expansion", p.sae.expansion},
             {"k", p.sae.k},
@@ -122,7 +125,9 @@ WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& w
   optim("tune_optim", p.tune_optim);
   p.tune_caption_fraction = json_get_or<double>(j, "tune_caption_fraction", p.tune_caption_fraction, where);
   p.align_dense_weight = json_get_or<double>(j, "align_dense_weight", p.align_dense_weight, where);
+  p.lm_grid_fraction = json_get_or<double>(j, "lm_grid_fraction", p.lm_grid_fraction, where);
   p.eval_scenes = json_get_or<int64_t>(j, "eval_scenes", p.eval_scenes, where);
+  p.reuse_base_from = json_get_or<std::string>(j, "reuse_base_from", p.reuse_base_from, where);
   if (j.contains("sae")) {
     const auto& s = j["sae"];
     const std::string w = where + "' field 'sae";
@@ -186,6 +191,35 @@ TokenSequence answer_sequence(std::vector<int64_t> prompt, int64_t answer) {
   return s;
 }
 
+// The questions and statements of a scene with their answers, as the corpus words them.
+std::string qa_text(const SceneRecord& r) {
+  std::string text;
+  for (const auto& f : r.statements) {
+    text += "statement : " +
+            relation_caption(f.relation, r.scene.objects[static_cast<size_t>(f.subject)].name(),
+                             r.scene.objects[static_cast<size_t>(f.object)].name()) +
+            " answer : " + (f.truth ? "yes" : "no") + " . ";
+  }
+  for (const auto& q : r.questions) text += "question : " + q.question + " answer : " + q.answer + " . ";
+  return text;
+}
+
+// A grid document: <bos>, P placeholder positions that an embedding edit fills with the
+// scene's per-patch word bags (patch_words.h), then the scene's questions and statements
+// (loss on those). The base LM thus also learns to answer from a scene laid out as a
+// grid of word bags: still words only, but in the shape the image tokens will take.
+TokenSequence grid_sequence(const WordTokenizer& tok, const SceneRecord& r, int64_t P) {
+  std::vector<int64_t> ids{tok.bos_id()};
+  ids.insert(ids.end(), static_cast<size_t>(P), WordTokenizer::kPadId);
+  for (int64_t id : tok.encode(qa_text(r))) ids.push_back(id);
+  ids.push_back(tok.eos_id());
+  TokenSequence s;
+  s.loss.assign(ids.size(), 1);
+  for (int64_t i = 0; i <= P; ++i) s.loss[static_cast<size_t>(i)] = 0;
+  s.ids = std::move(ids);
+  return s;
+}
+
 int64_t word(const WordTokenizer& tok, const std::string& w) {
   const auto id = tok.word_id(w);
   check(id.has_value(), "the world vocabulary lacks the answer word '{}'", w);
@@ -202,6 +236,36 @@ struct TrainStats {
 TrainStats train_step(VisionLanguageModel& model, Optimiser& opt, const LmBatch& batch, int64_t step) {
   ForwardRequest req;
   req.grad = true;
+  const auto prepared = model.prepare(to_batch_input(batch));
+  const auto out = model.forward(prepared, req);
+  const auto loss = next_token_loss(out.logits, prepared, batch);
+  opt.zero_grad();
+  loss.loss.backward();
+  opt.step(step);
+  TrainStats s;
+  s.loss = loss.loss.item<double>();
+  s.targets = loss.targets;
+  s.correct = loss.correct;
+  for (auto len : prepared.lengths) s.tokens += len;
+  return s;
+}
+
+// A training step on grid documents: the word bags [B, P, V] times the (trainable)
+// embedding table replace positions 1..P of the layer-0 input.
+TrainStats train_step_grid(VisionLanguageModel& model, Optimiser& opt, const LmBatch& batch, const at::Tensor& bags,
+                           int64_t step) {
+  at::Tensor embed;
+  for (const auto& [name, value] : model.named_parameters()) {
+    if (name == "model.embed_tokens.weight") embed = value;
+  }
+  const int64_t P = bags.size(1);
+  ForwardRequest req;
+  req.grad = true;
+  req.edits["hook_embed"].push_back([&](const at::Tensor& x, const HookContext&) {
+    const auto soft = torch::matmul(bags, embed).to(x.scalar_type());
+    return torch::cat({x.narrow(1, 0, 1), soft, x.narrow(1, 1 + P, x.size(1) - 1 - P)}, 1);
+  });
+  torch::AutoGradMode grad(true);
   const auto prepared = model.prepare(to_batch_input(batch));
   const auto out = model.forward(prepared, req);
   const auto loss = next_token_loss(out.logits, prepared, batch);
@@ -272,8 +336,21 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
   lm_config.text.pad_token_id = WordTokenizer::kPadId;
   auto t0 = Clock::now();
   VisionLanguageModel base(lm_config);
-  {
+  const bool reuse = !preset.reuse_base_from.empty();
+  if (reuse) {
+    LoadOptions load;
+    load.model_dir = (fs::path(preset.reuse_base_from) / "base_lm").string();
+    const auto loaded = VisionLanguageModel::load(load);
+    check(loaded->config().text.vocab_size == tok.vocab_size() &&
+              loaded->config().text.hidden_size == preset.lm.hidden_size &&
+              loaded->config().text.num_hidden_layers == preset.lm.num_hidden_layers,
+          "reuse_base_from '{}': its base LM does not match this preset", preset.reuse_base_from);
+    copy_parameters(base, *loaded);
+    log(fmt::format("base LM reused from {}", load.model_dir));
+  } else {
     const auto& o = preset.lm_optim;
+    const int grid = static_cast<int>(preset.vision.image_size / preset.vision.patch_size);
+    const int64_t grid_tokens = static_cast<int64_t>(grid) * grid;
     base.set_trainable({""});
     Optimiser opt(base.trainable_parameters(), o);
     std::vector<LmBatch> val;
@@ -292,11 +369,21 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
     for (int64_t step = 0; step < o.steps; ++step) {
       progress.check_cancel();
       LmBatch batch;
+      // Every k-th step trains on grid documents (lm_grid_fraction of the steps).
+      const bool grid_step = preset.lm_grid_fraction > 0 &&
+                             std::floor((step + 1) * preset.lm_grid_fraction) > std::floor(step * preset.lm_grid_fraction);
+      std::vector<Scene> scenes;
       for (int64_t i = 0; i < o.batch_size; ++i) {
         const auto r = make_scene_record(preset.data, WorldSplit::CorpusTrain, (step * o.batch_size + i) % kStreamSpan);
-        batch.sequences.push_back(corpus_sequence(tok, corpus_document(r, world)));
+        if (grid_step) {
+          scenes.push_back(r.scene);
+          batch.sequences.push_back(grid_sequence(tok, r, grid_tokens));
+        } else {
+          batch.sequences.push_back(corpus_sequence(tok, corpus_document(r, world)));
+        }
       }
-      const auto s = train_step(base, opt, batch, step);
+      const auto s = grid_step ? train_step_grid(base, opt, batch, patch_word_bags(scenes, world, grid, tok), step)
+                               : train_step(base, opt, batch, step);
       window.loss += s.loss;
       window.tokens += s.tokens;
       ++window_steps;
@@ -330,7 +417,13 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
 
   // 7 (done early: it needs only the base LM). Base SAEs per layer.
   t0 = Clock::now();
-  metrics["base_saes"] = train_world_base_saes(base, tok, preset, out_dir, progress, log);
+  if (reuse) {
+    fs::copy(fs::path(preset.reuse_base_from) / "saes", fs::path(out_dir) / "saes",
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    metrics["base_saes"] = read_json_file((fs::path(preset.reuse_base_from) / "manifest.json").string())["metrics"]["base_saes"];
+  } else {
+    metrics["base_saes"] = train_world_base_saes(base, tok, preset, out_dir, progress, log);
+  }
   timings["base_saes_s"] = seconds_since(t0);
 
   // 3-5. the VLM: tower pretraining, alignment, tuning

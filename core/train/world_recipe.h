@@ -2,7 +2,8 @@
 //   1. tokenizer   a word-level vocabulary of the world's text
 //   2. base LM     a Llama-architecture decoder pretrained on the text corpus, where scenes
 //                  are described in words (grid cells, sizes, layers) and questions about
-//                  them are answered ("the Llama stage")
+//                  them are answered ("the Llama stage"); part of the steps give the scene
+//                  as a grid of per-cell word bags (soft tokens made of word embeddings)
 //   3. vision      a CLIP-style ViT pretrained on rendered scenes with dense per-patch
 //                  targets, then frozen ("the CLIP stage")
 //   4. align       projector-only training: each patch token regresses onto the LM
@@ -46,8 +47,12 @@ struct WorldPreset {
   OptimOptions lm_optim, vision_optim, align_optim, tune_optim;
   double tune_caption_fraction = 0.15;  // share of description sequences in tuning batches
   double align_dense_weight = 1.0;      // weight of the patch-word regression in alignment
+  double lm_grid_fraction = 0.5;        // share of base-LM steps on grid documents (word bags)
   int64_t eval_scenes = 500;
   WorldSaeOptions sae;
+  // A world directory whose base LM (and base SAEs) to reuse instead of training them:
+  // for iterating on the multimodal stages. Empty = train from scratch.
+  std::string reuse_base_from;
 };
 
 // "default" (the shipped world) or "micro" (tests: builds in well under a minute).

@@ -1,0 +1,248 @@
+#include "core/pipeline/report.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <tuple>
+
+#include "core/common/error.h"
+#include "core/diffing/positions.h"
+#include "core/io/json_util.h"
+#include "core/pipeline/store_keys.h"
+
+namespace fs = std::filesystem;
+
+namespace sightline {
+
+namespace {
+
+namespace k = store_keys;
+
+std::string number(double v) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "" : (v > 0 ? "inf" : "-inf");
+  return fmt::format("{}", v);
+}
+
+// Rows of a CSV file, written atomically at the end.
+class CsvFile {
+ public:
+  explicit CsvFile(const std::string& path) : writer_(path) {}
+  void row(const std::vector<std::string>& fields) {
+    std::string line;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (i) line += ',';
+      line += csv_field(fields[i]);
+    }
+    line += '\n';
+    writer_.write(line);
+  }
+  void commit() { writer_.commit(); }
+
+ private:
+  AtomicWriter writer_;
+};
+
+// Regimes in the order of all_regimes(), then any unknown name.
+// m[key], or NaN when absent.
+double value_or_nan(const std::map<std::string, double>& m, const std::string& key) {
+  const auto it = m.find(key);
+  return it == m.end() ? kNotComputed : it->second;
+}
+
+std::vector<std::string> ordered_regimes(const std::set<std::string>& present) {
+  std::vector<std::string> out;
+  for (Regime r : all_regimes())
+    if (present.count(to_string(r))) out.push_back(to_string(r));
+  for (const auto& r : present)
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  return out;
+}
+
+struct FvuRow {
+  int64_t tokens = 0;
+  double fvu = kNotComputed, l0 = kNotComputed;
+};
+
+// (layer, regime, step) -> held-out FVU / L0.
+std::map<std::tuple<int, std::string, int64_t>, FvuRow> fvu_rows(Store& store, int64_t run_id) {
+  std::map<std::tuple<int, std::string, int64_t>, FvuRow> rows;
+  CurveQuery q;
+  q.key = k::kHeldout;
+  q.name = k::kFvu;
+  for (const auto& p : store.curve_points(run_id, q)) {
+    auto& r = rows[{p.layer, p.regime, p.step}];
+    r.tokens = p.tokens;
+    r.fvu = p.value;
+  }
+  q.name = k::kL0;
+  for (const auto& p : store.curve_points(run_id, q)) {
+    auto& r = rows[{p.layer, p.regime, p.step}];
+    r.tokens = p.tokens;
+    r.l0 = p.value;
+  }
+  return rows;
+}
+
+}  // namespace
+
+RunSummary run_summary(Store& store, int64_t run_id) {
+  check(store.run(run_id).has_value(), "store '{}': no run {}", store.path(), run_id);
+  std::map<int, LayerSummary> layers;
+  std::set<std::string> regimes;
+  auto layer = [&](int l) -> LayerSummary& {
+    auto& s = layers[l];
+    s.layer = l;
+    return s;
+  };
+  // Held-out curves: the last point (largest step) of each (layer, regime) wins.
+  for (const auto& [key, row] : fvu_rows(store, run_id)) {
+    const auto& [l, regime, step] = key;
+    regimes.insert(regime);
+    layer(l).fvu[regime] = row.fvu;
+    layer(l).l0[regime] = row.l0;
+  }
+  CurveQuery q;
+  q.name = k::kDecoderCosine;
+  q.key = k::kMean;
+  for (const auto& p : store.curve_points(run_id, q)) {
+    regimes.insert(p.regime);
+    layer(p.layer).decoder_cosine[p.regime] = p.value;
+  }
+  q = CurveQuery{};
+  q.name = k::kLayerStats;
+  for (const auto& p : store.curve_points(run_id, q)) {
+    auto& s = layer(p.layer);
+    if (p.key == "features") s.features = p.value;
+    else if (p.key == "adapted") s.adapted = p.value;
+    else if (p.key == "active") s.active = p.value;
+    else if (p.key == "mean_cosine_all") s.mean_cosine_all = p.value;
+    else if (p.key == "mean_cosine_adapted") s.mean_cosine_adapted = p.value;
+    else if (p.key == "mean_visual_energy") s.mean_visual_energy = p.value;
+  }
+  RunSummary out;
+  out.regimes = ordered_regimes(regimes);
+  for (auto& [l, s] : layers) out.layers.push_back(std::move(s));
+  return out;
+}
+
+std::string format_summary(const RunSummary& summary) {
+  auto cell = [](double v, int precision) {
+    return std::isfinite(v) ? fmt::format("{:.{}f}", v, precision) : std::string("-");
+  };
+  const auto get = value_or_nan;
+  std::string header = fmt::format("{:>5}", "layer");
+  for (const auto& r : summary.regimes) header += fmt::format(" {:>10}", "fvu " + r);
+  for (const auto& r : summary.regimes) header += fmt::format(" {:>10}", "cos " + r);
+  header += fmt::format(" {:>8} {:>8} {:>9} {:>11}", "features", "adapted", "cos all", "cos adapted");
+  std::string out = header + "\n" + std::string(header.size(), '-') + "\n";
+  for (const auto& s : summary.layers) {
+    std::string line = fmt::format("{:>5}", s.layer);
+    for (const auto& r : summary.regimes) line += fmt::format(" {:>10}", cell(get(s.fvu, r), 4));
+    for (const auto& r : summary.regimes) line += fmt::format(" {:>10}", cell(get(s.decoder_cosine, r), 4));
+    line += fmt::format(" {:>8} {:>8} {:>9} {:>11}", cell(s.features, 0), cell(s.adapted, 0),
+                        cell(s.mean_cosine_all, 4), cell(s.mean_cosine_adapted, 4));
+    out += line + "\n";
+  }
+  return out;
+}
+
+ReportCounts write_report(Store& store, int64_t run_id, const std::string& out_dir) {
+  check(store.run(run_id).has_value(), "store '{}': no run {}", store.path(), run_id);
+  fs::create_directories(out_dir);
+  ReportCounts counts;
+  const fs::path dir(out_dir);
+
+  {
+    const auto rows = store.features(run_id);
+    std::set<std::string> extras;
+    for (const auto& r : rows)
+      for (const auto& [key, v] : r.extra) extras.insert(key);
+    CsvFile csv((dir / "features.csv").string());
+    std::vector<std::string> header{"layer", "feature"};
+    for (const auto& c : feature_column_names()) header.push_back(c);
+    for (const auto& e : extras) header.push_back(e);
+    csv.row(header);
+    for (const auto& r : rows) {
+      std::vector<std::string> fields{std::to_string(r.layer), std::to_string(r.feature)};
+      for (size_t i = 0; i < feature_column_names().size(); ++i) fields.push_back(number(r.column(i)));
+      for (const auto& e : extras) {
+        const auto it = r.extra.find(e);
+        fields.push_back(it == r.extra.end() ? "" : number(it->second));
+      }
+      csv.row(fields);
+      ++counts.features;
+    }
+    csv.commit();
+  }
+
+  const auto fvu = fvu_rows(store, run_id);
+  std::set<std::string> present;
+  for (const auto& [key, row] : fvu) present.insert(std::get<1>(key));
+  const auto regimes = ordered_regimes(present);
+  {
+    CsvFile csv((dir / "fvu.csv").string());
+    csv.row({"layer", "regime", "tokens", "fvu", "l0"});
+    // Layer, then regime in the paper's order, then step.
+    std::map<int, std::vector<std::pair<std::tuple<int, std::string, int64_t>, FvuRow>>> by_layer;
+    for (const auto& entry : fvu) by_layer[std::get<0>(entry.first)].push_back(entry);
+    for (const auto& [layer, entries] : by_layer) {
+      for (const auto& regime : regimes) {
+        for (const auto& [key, row] : entries) {
+          if (std::get<1>(key) != regime) continue;
+          csv.row({std::to_string(layer), regime, std::to_string(row.tokens), number(row.fvu), number(row.l0)});
+          ++counts.fvu;
+        }
+      }
+    }
+    csv.commit();
+  }
+
+  {
+    CurveQuery q;
+    q.name = k::kSweep;
+    std::map<int64_t, std::map<std::string, double>> cells;
+    for (const auto& p : store.curve_points(run_id, q)) cells[p.step][p.key] = p.value;
+    const std::vector<std::string> keys{"eps", "p_cos", "cosine_threshold", "count", "jaccard", "layer_correlation"};
+    CsvFile csv((dir / "sweep.csv").string());
+    csv.row(keys);
+    for (const auto& [step, values] : cells) {
+      std::vector<std::string> fields;
+      for (const auto& key : keys) {
+        const auto it = values.find(key);
+        fields.push_back(it == values.end() ? "" : number(it->second));
+      }
+      csv.row(fields);
+      ++counts.sweep;
+    }
+    csv.commit();
+  }
+
+  {
+    const RunSummary summary = run_summary(store, run_id);
+    CsvFile csv((dir / "layers.csv").string());
+    std::vector<std::string> header{"layer", "features"};
+    for (const auto& r : summary.regimes) header.push_back("fvu_" + r);
+    for (const auto& r : summary.regimes) header.push_back("l0_" + r);
+    for (const auto& r : summary.regimes) header.push_back("cos_" + r);
+    for (const char* h : {"adapted", "active", "mean_cosine_all", "mean_cosine_adapted", "mean_visual_energy"})
+      header.push_back(h);
+    csv.row(header);
+    const auto get = value_or_nan;
+    for (const auto& s : summary.layers) {
+      std::vector<std::string> fields{std::to_string(s.layer), number(s.features)};
+      for (const auto& r : summary.regimes) fields.push_back(number(get(s.fvu, r)));
+      for (const auto& r : summary.regimes) fields.push_back(number(get(s.l0, r)));
+      for (const auto& r : summary.regimes) fields.push_back(number(get(s.decoder_cosine, r)));
+      for (double v : {s.adapted, s.active, s.mean_cosine_all, s.mean_cosine_adapted, s.mean_visual_energy})
+        fields.push_back(number(v));
+      csv.row(fields);
+      ++counts.layers;
+    }
+    csv.commit();
+  }
+  return counts;
+}
+
+}  // namespace sightline

@@ -1,0 +1,53 @@
+// What a run's store says, per layer (the CLI's summary table) and as CSV files
+// (`sightline report`):
+//   features.csv  layer,feature,<every FeatureRow column>,<every extra metric, sorted>
+//   fvu.csv       layer,regime,tokens,fvu,l0        (held-out curves of the adapt stage)
+//   sweep.csv     eps,p_cos,cosine_threshold,count,jaccard,layer_correlation
+//   layers.csv    layer,features,fvu_<regime>...,l0_<regime>...,cos_<regime>...,adapted,
+//                 active,mean_cosine_all,mean_cosine_adapted,mean_visual_energy
+// Empty fields are values not computed (NaN / NULL). Numbers are written in shortest
+// round-trip form.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/store/store.h"
+
+namespace sightline {
+
+struct LayerSummary {
+  int layer = 0;
+  std::map<std::string, double> fvu;             // regime -> last held-out FVU
+  std::map<std::string, double> l0;              // regime -> last held-out L0
+  std::map<std::string, double> decoder_cosine;  // regime -> mean c_f vs the base SAE
+  double features = kNotComputed;                // diff stage: features of the layer
+  double adapted = kNotComputed;                 // diff stage: |A| in the layer
+  double active = kNotComputed;                  // diff stage: features with E_v > 0
+  double mean_cosine_all = kNotComputed;         // diff stage (its regime)
+  double mean_cosine_adapted = kNotComputed;
+  double mean_visual_energy = kNotComputed;
+};
+
+struct RunSummary {
+  std::vector<std::string> regimes;  // present in the store, in the paper's order
+  std::vector<LayerSummary> layers;  // ascending
+};
+
+// Reads the adapt and diff stages' curves of a run.
+RunSummary run_summary(Store& store, int64_t run_id);
+
+// A fixed-width text table: layer, FVU per regime, cosine per regime, |A|, mean cosine
+// (all / adapted).
+std::string format_summary(const RunSummary& summary);
+
+struct ReportCounts {
+  int64_t features = 0, fvu = 0, sweep = 0, layers = 0;  // data rows written per file
+};
+
+// Writes the four CSV files into `out_dir` (created when missing), atomically each.
+ReportCounts write_report(Store& store, int64_t run_id, const std::string& out_dir);
+
+}  // namespace sightline
