@@ -362,6 +362,17 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
       }
       val.push_back(std::move(batch));
     }
+    // The same documents scored only on answer words (the token after "answer :"):
+    // whether the LM answers, not just whether it has learnt the templates.
+    std::vector<LmBatch> val_answers = val;
+    const auto answer_id = tok.word_id("answer"), colon_id = tok.word_id(":");
+    for (auto& b : val_answers) {
+      for (auto& seq : b.sequences) {
+        for (size_t i = 0; i < seq.ids.size(); ++i) {
+          seq.loss[i] = i >= 2 && seq.ids[i - 2] == answer_id && seq.ids[i - 1] == colon_id;
+        }
+      }
+    }
     progress.begin("base LM", o.steps);
     TrainStats window;
     int64_t window_steps = 0;
@@ -392,13 +403,17 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
       if ((step + 1) % every == 0 || step + 1 == o.steps) {
         const double rate = window.tokens / std::max(1e-9, seconds_since(window_t0));
         const auto v = eval_batches(base, val);
-        log(fmt::format("base LM step {}/{}: train loss {:.3f}, val loss {:.3f}, val token acc {:.3f}, {:.0f} tok/s",
+        const auto va = eval_batches(base, val_answers);
+        const double answer_acc = static_cast<double>(va.correct) / std::max<int64_t>(1, va.targets);
+        log(fmt::format("base LM step {}/{}: train loss {:.3f}, val loss {:.3f}, val token acc {:.3f}, "
+                        "val answer acc {:.3f}, {:.0f} tok/s",
                         step + 1, o.steps, window.loss / window_steps, v.loss,
-                        static_cast<double>(v.correct) / std::max<int64_t>(1, v.targets), rate));
+                        static_cast<double>(v.correct) / std::max<int64_t>(1, v.targets), answer_acc, rate));
         window = {};
         window_steps = 0;
         window_t0 = Clock::now();
         metrics["base_lm"] = {{"val_loss", v.loss},
+                              {"val_answer_accuracy", answer_acc},
                               {"val_token_accuracy", static_cast<double>(v.correct) / std::max<int64_t>(1, v.targets)}};
       }
     }
