@@ -232,10 +232,12 @@ struct TrainStats {
   int64_t tokens = 0;
 };
 
-// One optimisation step on a batch; returns its loss statistics.
-TrainStats train_step(VisionLanguageModel& model, Optimiser& opt, const LmBatch& batch, int64_t step) {
-  ForwardRequest req;
+// One optimisation step on a batch (with the request's edits, if any); returns its loss
+// statistics.
+TrainStats train_step(VisionLanguageModel& model, Optimiser& opt, const LmBatch& batch, int64_t step,
+                      ForwardRequest req = {}) {
   req.grad = true;
+  torch::AutoGradMode grad(true);  // the embedding lookup in prepare() is part of the graph
   const auto prepared = model.prepare(to_batch_input(batch));
   const auto out = model.forward(prepared, req);
   const auto loss = next_token_loss(out.logits, prepared, batch);
@@ -260,24 +262,11 @@ TrainStats train_step_grid(VisionLanguageModel& model, Optimiser& opt, const LmB
   }
   const int64_t P = bags.size(1);
   ForwardRequest req;
-  req.grad = true;
   req.edits["hook_embed"].push_back([&](const at::Tensor& x, const HookContext&) {
     const auto soft = torch::matmul(bags, embed).to(x.scalar_type());
     return torch::cat({x.narrow(1, 0, 1), soft, x.narrow(1, 1 + P, x.size(1) - 1 - P)}, 1);
   });
-  torch::AutoGradMode grad(true);
-  const auto prepared = model.prepare(to_batch_input(batch));
-  const auto out = model.forward(prepared, req);
-  const auto loss = next_token_loss(out.logits, prepared, batch);
-  opt.zero_grad();
-  loss.loss.backward();
-  opt.step(step);
-  TrainStats s;
-  s.loss = loss.loss.item<double>();
-  s.targets = loss.targets;
-  s.correct = loss.correct;
-  for (auto len : prepared.lengths) s.tokens += len;
-  return s;
+  return train_step(model, opt, batch, step, std::move(req));
 }
 
 TrainStats eval_batches(const VisionLanguageModel& model, const std::vector<LmBatch>& batches) {
