@@ -19,12 +19,14 @@
 #include <string>
 
 #include "core/io/json_util.h"
+#include "tests/test_gui_store_util.h"
 #include "tests/test_util.h"
 #include "ui/adapted_set.h"
 #include "ui/app.h"
 #include "ui/plot/colormap.h"
 #include "ui/scatter_style.h"
 #include "ui/snapshot.h"
+#include "ui/store_loader.h"
 #include "ui/synthetic.h"
 
 using namespace sightline;
@@ -333,4 +335,61 @@ TEST(GuiScreenshot, HeatMapsGoThroughTheColormapShader) {
     }
   EXPECT_GT(warm_px, 12000u);
   EXPECT_GT(cool_px, 12000u);
+}
+
+TEST(GuiScreenshot, StoreScatterShowsTheAdaptedColourWhereTheStoreSays) {
+  SIGHTLINE_NEEDS_DISPLAY();
+  const std::string db = test::scratch_dir("gui-shot-db") + "/project.db";
+  test::write_gui_store(db);
+  GuiOptions o;
+  o.db_path = db;
+  o.view = "scatter";
+  o.frames = 2;
+  const Shot shot = take(o, "store");
+  ASSERT_TRUE(shot.info.at("scatter").at("drawn").get<bool>());
+  EXPECT_EQ(shot.info.at("features"), 200);
+  const Mapping m = mapping_of(shot);
+  // The store's values, as the loader reads them (test_gui_store checks those against
+  // what was written).
+  const FeatureTable t = read_store(db).features;
+  ASSERT_EQ(t.size(), 200u);
+  std::vector<std::pair<double, double>> marks;
+  for (size_t i = 0; i < t.size(); ++i)
+    if (t.flags[i] & (kFlagSpatialFeature | kFlagAnalysed))
+      marks.emplace_back(m.px(t.decoder_cosine[i]), m.py(log_energy(t.visual_energy[i])));
+  auto covered = [&](double x, double y) {
+    if (x > m.x1 - 280 && y < m.y0 + 130) return true;  // legend
+    if (x < m.x0 + 260 && y > m.y1 - 30) return true;   // status line
+    for (const auto& [mx, my] : marks)
+      if (std::fabs(mx - x) < 8 && std::fabs(my - y) < 8) return true;
+    return false;
+  };
+  size_t adapted_checked = 0, adapted_found = 0, other_checked = 0, other_pink = 0;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const double x = m.px(t.decoder_cosine[i]), y = m.py(log_energy(t.visual_energy[i]));
+    if (!m.inside(x, y, 3) || covered(x, y)) continue;
+    if (t.flags[i] & kFlagAdapted) {
+      ++adapted_checked;
+      adapted_found += color_near(shot, x, y, kColorAdapted, 1);
+    } else {
+      ++other_checked;
+      other_pink += color_near(shot, x, y, kColorAdapted, 1);
+    }
+  }
+  EXPECT_GE(adapted_checked, 25u) << "most of the store's 40 adapted features are on screen, unmarked";
+  EXPECT_EQ(adapted_found, adapted_checked);
+  EXPECT_GE(other_checked, 150u);
+  EXPECT_EQ(other_pink, 0u);
+  // No pink pixel far from a stored adapted feature.
+  size_t stray = 0;
+  for (int y = static_cast<int>(m.y0) + 1; y < static_cast<int>(m.y1); ++y)
+    for (int x = static_cast<int>(m.x0) + 1; x < static_cast<int>(m.x1); ++x) {
+      if (!near_color(shot.at(x, y), kColorAdapted, 10) || covered(x, y)) continue;
+      bool near_adapted = false;
+      for (size_t i = 0; i < t.size() && !near_adapted; ++i)
+        near_adapted = (t.flags[i] & kFlagAdapted) &&
+                       std::hypot(m.px(t.decoder_cosine[i]) - x, m.py(log_energy(t.visual_energy[i])) - y) < 8;
+      stray += !near_adapted;
+    }
+  EXPECT_EQ(stray, 0u);
 }

@@ -31,6 +31,7 @@
 #include "ui/gpu_resources.h"
 #include "ui/layout.h"
 #include "ui/plot/plot.h"
+#include "ui/store_loader.h"
 
 namespace sightline::ui {
 
@@ -521,9 +522,14 @@ int run_gui(const GuiOptions& input) {
   if (options.synthetic > 0) {
     start_synthetic_data(state, options.synthetic, options.seed);
   } else if (!options.db_path.empty()) {
-    // Reading stage results from the store needs core/store's query API.
-    mark_data_missing(state, "the store reader for '" + options.db_path + "' is not built yet; try --synthetic N");
+    start_store_load(state.tasks, state.snapshot, options.db_path);
+  } else if (!state.settings.last_db.empty() && std::filesystem::exists(state.settings.last_db)) {
+    spdlog::info("gui: opening the last store, '{}'", state.settings.last_db);
+    state.db_path = state.settings.last_db;
+    start_store_load(state.tasks, state.snapshot, state.db_path);
   } else {
+    if (!state.settings.last_db.empty())
+      spdlog::warn("gui: the last store, '{}', no longer exists", state.settings.last_db);
     mark_data_missing(state, "no --db given; File > Synthetic data explores generated data");
   }
 

@@ -1,0 +1,173 @@
+#include "ui/store_loader.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "core/common/error.h"
+#include "core/pipeline/store_keys.h"
+#include "core/store/store.h"
+
+namespace sightline::ui {
+
+namespace {
+
+// The store keeps flags as 0/1 REALs (NaN = not computed).
+bool flag_set(float value) { return std::isfinite(value) && value >= 0.5f; }
+
+}  // namespace
+
+FeatureTable read_feature_table(Store& store, const RunRecord& run, size_t* skipped) {
+  const std::vector<std::string> keys = {"visual_energy", "decoder_cosine", "adapted", "spatial"};
+  const FeatureColumns cols = store.feature_columns(run.id, keys);
+  const auto& energy = cols.metric.at("visual_energy");
+  const auto& cosine = cols.metric.at("decoder_cosine");
+  const auto& adapted = cols.metric.at("adapted");
+  const auto& spatial = cols.metric.at("spatial");
+  std::set<FeatureRef> analysed;
+  for (const AblationRow& row : store.ablations(run.id)) analysed.insert({row.layer, row.feature});
+
+  FeatureTable t;
+  t.source = store.path();
+  size_t left_out = 0;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    if (!std::isfinite(energy[i]) || !std::isfinite(cosine[i])) {
+      ++left_out;
+      continue;
+    }
+    const int32_t layer = cols.layer[i];
+    check(layer >= 0 && layer <= std::numeric_limits<uint16_t>::max(),
+          "file '{}': table 'features': run {} layer {} is outside 0..65535", store.path(), run.id, layer);
+    uint8_t flags = 0;
+    if (flag_set(adapted[i])) flags |= kFlagAdapted;
+    if (flag_set(spatial[i])) flags |= kFlagSpatialFeature;
+    if (analysed.count({layer, cols.feature[i]})) flags |= kFlagAnalysed;
+    t.layer.push_back(static_cast<uint16_t>(layer));
+    t.feature.push_back(cols.feature[i]);
+    t.visual_energy.push_back(energy[i]);
+    t.decoder_cosine.push_back(cosine[i]);
+    t.flags.push_back(flags);
+    t.num_layers = std::max(t.num_layers, layer + 1);
+  }
+  if (skipped) *skipped = left_out;
+  return t;
+}
+
+std::vector<CurveSet> read_curve_sets(Store& store, const RunRecord& run) {
+  std::vector<CurveSet> sets;
+  // One set per (metric, layer), one curve per regime; points arrive ordered by
+  // (name, layer, regime, key, step).
+  struct Metric {
+    const char* name;
+    const char* title;
+    const char* y_label;
+    bool log_y;
+  };
+  const Metric metrics[] = {{store_keys::kFvu, "Held-out FVU", "FVU", true},
+                            {store_keys::kL0, "Held-out L0", "L0 (active features per token)", false}};
+  for (const Metric& metric : metrics) {
+    CurveQuery query;
+    query.name = metric.name;
+    query.key = store_keys::kHeldout;
+    std::map<int32_t, std::map<std::string, Curve>> by_layer;
+    for (const CurvePoint& p : store.curve_points(run.id, query)) {
+      if (!std::isfinite(p.value)) continue;
+      if (metric.log_y && p.value <= 0) continue;  // log10 undefined
+      Curve& c = by_layer[p.layer][p.regime];
+      c.label = p.regime;
+      c.x.push_back(static_cast<float>(p.tokens));
+      c.y.push_back(static_cast<float>(metric.log_y ? std::log10(p.value) : p.value));
+    }
+    for (auto& [layer, curves] : by_layer) {
+      CurveSet set{std::string(metric.title) + ", layer " + std::to_string(layer), "training positions seen",
+                   metric.y_label, metric.log_y, {}};
+      for (auto& entry : curves) set.curves.push_back(std::move(entry.second));
+      sets.push_back(std::move(set));
+    }
+  }
+  CurveQuery cos_query;
+  cos_query.name = store_keys::kDecoderCosine;
+  cos_query.key = store_keys::kMean;
+  std::map<std::string, Curve> per_regime;
+  for (const CurvePoint& p : store.curve_points(run.id, cos_query)) {
+    if (!std::isfinite(p.value)) continue;
+    Curve& c = per_regime[p.regime];
+    c.label = p.regime;
+    c.x.push_back(static_cast<float>(p.layer));
+    c.y.push_back(static_cast<float>(p.value));
+  }
+  if (!per_regime.empty()) {
+    CurveSet set{"Mean decoder cosine per layer", "layer", "mean c_f", false, {}};
+    for (auto& entry : per_regime) set.curves.push_back(std::move(entry.second));
+    sets.push_back(std::move(set));
+  }
+  return sets;
+}
+
+StoreData read_store(const std::string& path, const std::string& run_name) {
+  Store store = Store::open(path, Store::Mode::kReadOnly);
+  std::optional<RunRecord> run;
+  if (run_name.empty()) {
+    const std::vector<RunRecord> runs = store.runs();
+    if (!runs.empty()) run = runs.front();
+    check(run.has_value(), "file '{}': table 'runs': no run recorded yet (run `sightline run` first)", path);
+  } else {
+    run = store.latest_run(run_name);
+    check(run.has_value(), "file '{}': table 'runs': no run named '{}'", path, run_name);
+  }
+  StoreData data;
+  data.path = path;
+  data.run_id = run->id;
+  data.run_name = run->name;
+  // One read snapshot for both tables, so a writer's commit cannot fall between them.
+  store.transaction([&] {
+    data.features = read_feature_table(store, *run, &data.skipped_features);
+    data.curves = read_curve_sets(store, *run);
+  });
+  data.features.validate();
+  return data;
+}
+
+void publish_store_data(Snapshot& snapshot, const StoreData& data) {
+  const std::string where = " (run '" + data.run_name + "' of '" + data.path + "' has none)";
+  if (data.features.size() > 0)
+    snapshot.features.publish(std::make_shared<const FeatureTable>(data.features));
+  else
+    snapshot.features.set_missing("run stage 2, adapted features" + where);
+  if (!data.curves.empty())
+    snapshot.curves.publish(std::make_shared<const std::vector<CurveSet>>(data.curves));
+  else
+    snapshot.curves.set_missing("run stage 1, adapt dictionaries" + where);
+  snapshot.heat_maps.set_missing("attribution maps are not read from the store; explore them with --synthetic N");
+}
+
+uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, const std::string& path) {
+  snapshot->features.begin("reading features from '" + path + "'");
+  snapshot->curves.begin("reading curves from '" + path + "'");
+  snapshot->heat_maps.begin("reading '" + path + "'");
+  return tasks.start("read store", [snapshot, path](Progress& progress) {
+    try {
+      progress.begin("reading '" + path + "'", 0);
+      const StoreData data = read_store(path);
+      spdlog::info("store '{}': run {} '{}': {} features over {} layers, {} curve sets", path, data.run_id,
+                   data.run_name, data.features.size(), data.features.num_layers, data.curves.size());
+      if (data.skipped_features > 0)
+        spdlog::warn("store '{}': {} features lack visual_energy or decoder_cosine and are not shown", path,
+                     data.skipped_features);
+      publish_store_data(*snapshot, data);
+    } catch (const std::exception& e) {
+      // Rethrown: the TaskList logs it (the log pane) and marks the task failed.
+      snapshot->features.fail(e.what());
+      snapshot->curves.fail(e.what());
+      snapshot->heat_maps.fail(e.what());
+      throw;
+    }
+  });
+}
+
+}  // namespace sightline::ui
