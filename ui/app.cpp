@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -111,8 +112,14 @@ class Session {
  public:
   Session(int width, int height, const std::string& title, bool vsync) {
     glfwSetErrorCallback([](int code, const char* text) { glfw_error() = fmt::format("GLFW error {}: {}", code, text); });
-    if (!glfwInit())
-      fail("gui: cannot open a display ({}); set DISPLAY or run under xvfb-run", glfw_error());
+    // A display named in DISPLAY may still be starting (xvfb-run on a loaded machine
+    // hands over before Xvfb accepts connections): retry for a few seconds before failing.
+    bool opened = glfwInit();
+    for (int attempt = 0; !opened && std::getenv("DISPLAY") && attempt < 20; ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      opened = glfwInit();
+    }
+    if (!opened) fail("gui: cannot open a display ({}); set DISPLAY or run under xvfb-run", glfw_error());
     glfw_ = true;
     glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
     glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
