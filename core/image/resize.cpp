@@ -152,7 +152,7 @@ void check_image(const ImageU8& image, const char* function) {
 }
 
 // Same guard as decoding (PIL's decompression-bomb limit), for requested output sizes.
-constexpr int64_t kMaxPixels = 2LL * 89478485;
+constexpr int64_t kMaxResizePixels = 2LL * 89478485;
 
 }  // namespace
 
@@ -180,7 +180,7 @@ ImageU8 expand_to_square(const ImageU8& image, std::array<uint8_t, 3> fill) {
 
 ImageU8 resize_bicubic(const ImageU8& image, int width, int height) {
   check_image(image, "resize_bicubic");
-  if (width <= 0 || height <= 0 || static_cast<int64_t>(width) * height > kMaxPixels)
+  if (width <= 0 || height <= 0 || static_cast<int64_t>(width) * height > kMaxResizePixels)
     fail("resize_bicubic: target size {}x{} out of range", width, height);
   const bool need_horizontal = width != image.width;
   const bool need_vertical = height != image.height;
@@ -207,7 +207,7 @@ ImageU8 resize_shortest_and_crop(const ImageU8& image, int size) {
   const int shortest = wide ? image.height : image.width;
   const int longest = wide ? image.width : image.height;
   const double scaled = static_cast<double>(static_cast<int64_t>(size) * longest) / shortest;
-  if (scaled > static_cast<double>(kMaxPixels))
+  if (scaled > static_cast<double>(kMaxResizePixels))
     fail("resize_shortest_and_crop: {}x{} at shortest edge {} is too large", image.width,
          image.height, size);
   const int new_long = static_cast<int>(scaled);

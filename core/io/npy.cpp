@@ -23,7 +23,7 @@ namespace {
 constexpr char kMagic[] = "\x93NUMPY";  // 6 bytes, then major, minor version bytes
 constexpr size_t kMagicLen = 6;
 // A header this large is not something numpy writes; refuse before allocating it.
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+constexpr uint64_t kMaxNpyHeaderBytes = 100'000'000;
 
 struct NpyDtype {
   const char* descr;
@@ -190,7 +190,7 @@ at::Tensor read_npy(const std::string& path) {
   for (size_t b = 0; b < len_bytes; ++b)
     header_len |= static_cast<uint64_t>(static_cast<unsigned char>(pre[8 + b])) << (8 * b);
   const uint64_t data_offset = 8 + len_bytes + header_len;
-  if (header_len > kMaxHeaderBytes || data_offset > file_size)
+  if (header_len > kMaxNpyHeaderBytes || data_offset > file_size)
     fail("file '{}': truncated: header length {} runs past the end of the {}-byte file", path, header_len,
          file_size);
   std::string header(header_len, '\0');
