@@ -18,34 +18,14 @@ namespace fs = std::filesystem;
 using namespace sightline;
 using ::testing::HasSubstr;
 
+using sightline::test::error_of;
+using sightline::test::read_bytes;
+using sightline::test::write_bytes;
+
 namespace {
 
-// The message of the sightline::Error that f throws; a test failure when it throws
-// nothing or something else.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected sightline::Error, got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected sightline::Error, nothing thrown";
-  return "";
-}
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::string u64_le(uint64_t v) {
   std::string s(8, '\0');

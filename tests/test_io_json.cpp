@@ -14,27 +14,12 @@ using namespace sightline;
 using ::testing::HasSubstr;
 using nlohmann::json;
 
+using sightline::test::error_of;
+using sightline::test::write_bytes;
+
 namespace {
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected sightline::Error, got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected sightline::Error, nothing thrown";
-  return "";
-}
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -63,12 +48,12 @@ TEST_F(JsonTest, WriteThenReadRoundTrip) {
 
 TEST_F(JsonTest, SyntaxErrorNamesFileLineAndColumn) {
   const std::string p = file("broken.json");
-  write_text(p, "{\n  \"a\": 1,\n  \"b\": tru\n}\n");
+  write_bytes(p, "{\n  \"a\": 1,\n  \"b\": tru\n}\n");
   const std::string msg = error_of([&] { read_json_file(p); });
   EXPECT_THAT(msg, HasSubstr("file '" + p + "'"));
   EXPECT_THAT(msg, HasSubstr("line 3, column"));
   EXPECT_THAT(msg, HasSubstr("JSON syntax error"));
-  write_text(p, "");
+  write_bytes(p, "");
   EXPECT_THAT(error_of([&] { read_json_file(p); }), HasSubstr("line 1"));
   EXPECT_THAT(error_of([&] { read_json_file(file("absent.json")); }), HasSubstr("file '" + file("absent.json") + "'"));
 }
@@ -85,7 +70,7 @@ TEST_F(JsonTest, WriteErrorsNameTheFile) {
 
 TEST_F(JsonTest, JsonlLineNumbersSkipBlankLinesAndCrlf) {
   const std::string p = file("items.jsonl");
-  write_text(p, "{\"i\": 1}\n\n   \n{\"i\": 2}\r\n{\"i\": 3}");  // no final newline
+  write_bytes(p, "{\"i\": 1}\n\n   \n{\"i\": 2}\r\n{\"i\": 3}");  // no final newline
   std::vector<std::pair<int64_t, int64_t>> seen;
   for_each_jsonl(p, [&](int64_t line, const json& j) { seen.emplace_back(line, j.at("i").get<int64_t>()); });
   EXPECT_EQ(seen, (std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {4, 2}, {5, 3}}));
@@ -93,13 +78,13 @@ TEST_F(JsonTest, JsonlLineNumbersSkipBlankLinesAndCrlf) {
 
 TEST_F(JsonTest, JsonlBadLineNamesLineNumber) {
   const std::string p = file("bad.jsonl");
-  write_text(p, "{\"i\": 1}\n{\"i\": 2}\n\n{\"i\": 3,}\n{\"i\": 5}\n");
+  write_bytes(p, "{\"i\": 1}\n{\"i\": 2}\n\n{\"i\": 3,}\n{\"i\": 5}\n");
   int calls = 0;
   const std::string msg = error_of([&] { for_each_jsonl(p, [&](int64_t, const json&) { ++calls; }); });
   EXPECT_THAT(msg, HasSubstr("file '" + p + "': line 4:"));
   EXPECT_EQ(calls, 2);
   // A nlohmann error inside the callback is reported with the file and line too.
-  write_text(p, "{\"i\": 1}\n{\"j\": 2}\n");
+  write_bytes(p, "{\"i\": 1}\n{\"j\": 2}\n");
   const std::string msg2 = error_of([&] { for_each_jsonl(p, [&](int64_t, const json& j) { j.at("i"); }); });
   EXPECT_THAT(msg2, HasSubstr("file '" + p + "': line 2:"));
   EXPECT_THAT(error_of([&] { for_each_jsonl(file("absent.jsonl"), [](int64_t, const json&) {}); }),

@@ -12,23 +12,11 @@
 #include <vector>
 
 #include "core/common/error.h"
+#include "tests/test_util.h"
 
 namespace sightline::sae_test {
 
-// The message of the sightline::Error thrown by f (a test failure when none is thrown).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected sightline::Error, got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected sightline::Error, nothing thrown";
-  return "";
-}
+using sightline::test::error_of;
 
 inline std::vector<double> to_vector(const at::Tensor& t) {
   const auto c = t.detach().to(at::kCPU, at::kDouble).contiguous();

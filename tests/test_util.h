@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <exception>
+#include <fstream>
+#include <iterator>
 #include <string>
+
+#include "core/common/error.h"
 
 namespace sightline::test {
 
@@ -17,6 +22,33 @@ std::string fixtures_dir();
     if (::sightline::test::fixtures_dir().empty())                               \
       GTEST_SKIP() << "../shared/fixtures not found: skipping fixture test";     \
   } while (0)
+
+// The message of the sightline::Error that f throws; a test failure when it throws
+// nothing or something else.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const ::sightline::Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected sightline::Error, got another exception: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "expected sightline::Error, nothing thrown";
+  return "";
+}
+
+// Whole-file binary write and read.
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 // A fresh empty directory under the system temp dir, removed at process exit.
 std::string scratch_dir(const std::string& tag);
