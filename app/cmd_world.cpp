@@ -25,6 +25,8 @@ void register_world(CLI::App& app, Action& action) {
     auto config = std::make_shared<std::string>();
     auto print = std::make_shared<bool>(false);
     auto reuse = std::make_shared<bool>(false);
+    auto device = std::make_shared<std::string>("cpu");
+    cmd->add_option("--device", *device, "Where to train: cpu, or cuda[:N] with a CUDA build of LibTorch");
     cmd->add_option("--preset", *preset, "default | micro")->check(CLI::IsMember({"default", "micro"}));
     cmd->add_option("--out", *out, "Output directory");
     cmd->add_option("--config", *config, "JSON overriding preset settings (see --print-config)");
@@ -50,7 +52,9 @@ void register_world(CLI::App& app, Action& action) {
           return;
         }
         run_with_progress([&](Progress& progress) {
-          build_world(p, *out, progress, [](const std::string& line) { progress_log(line); });
+          WorldBuildOptions build;
+          build.device = *device;
+          build_world(p, *out, progress, [](const std::string& line) { progress_log(line); }, build);
         });
         std::printf("world written to %s (manifest.json)\n", out->c_str());
       };

@@ -15,8 +15,7 @@ nlohmann::json to_json(const OptimOptions& o) {
           {"grad_clip", o.grad_clip}};
 }
 
-OptimOptions optim_options_from_json(const nlohmann::json& j, const std::string& where) {
-  OptimOptions o;
+OptimOptions optim_options_from_json(const nlohmann::json& j, const std::string& where, OptimOptions o) {
   o.steps = json_get_or<int64_t>(j, "steps", o.steps, where);
   o.batch_size = json_get_or<int64_t>(j, "batch_size", o.batch_size, where);
   o.lr = json_get_or<double>(j, "lr", o.lr, where);

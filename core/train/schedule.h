@@ -20,7 +20,8 @@ struct OptimOptions {
 };
 
 nlohmann::json to_json(const OptimOptions& o);
-OptimOptions optim_options_from_json(const nlohmann::json& j, const std::string& where);
+// Fields missing from j keep their values in `base`.
+OptimOptions optim_options_from_json(const nlohmann::json& j, const std::string& where, OptimOptions base = {});
 
 // Learning rate at `step` (0-based): linear warm-up then cosine decay.
 double scheduled_lr(const OptimOptions& o, int64_t step);

@@ -48,7 +48,7 @@ Heads make_heads(const PatchTargetSpec& s) {
 
 // Stacked targets of a batch: classes [7, N*P] int64, multi-label [N*P, multi] float.
 std::pair<at::Tensor, at::Tensor> batch_targets(const std::vector<Scene>& scenes, const WorldOptions& world,
-                                                const Heads& heads) {
+                                                const Heads& heads, const c10::Device& device) {
   std::vector<std::vector<int64_t>> cls(7);
   std::vector<float> multi;
   for (const auto& s : scenes) {
@@ -68,7 +68,7 @@ std::pair<at::Tensor, at::Tensor> batch_targets(const std::vector<Scene>& scenes
   std::vector<at::Tensor> rows;
   for (auto& c : cls) rows.push_back(torch::tensor(c, torch::kInt64));
   const int64_t np = static_cast<int64_t>(cls[0].size());
-  return {torch::stack(rows), torch::tensor(multi, torch::kFloat32).view({np, heads.multi})};
+  return {torch::stack(rows).to(device), torch::tensor(multi, torch::kFloat32).view({np, heads.multi}).to(device)};
 }
 
 struct HeadOutputs {
@@ -107,6 +107,8 @@ VisionPretrainReport pretrain_vision(VisionLanguageModel& model, const SceneSour
   const Heads heads = make_heads(spec);
   torch::manual_seed(17);
   torch::nn::Linear head(vision.hidden_size, heads.total());
+  const c10::Device device(model.device());
+  head->to(device);
   model.set_trainable({"model.vision_tower."});
   auto params = model.trainable_parameters();
   for (auto& p : head->parameters()) params.push_back(p);
@@ -117,7 +119,7 @@ VisionPretrainReport pretrain_vision(VisionLanguageModel& model, const SceneSour
     torch::NoGradGuard guard;
     std::vector<Scene> scenes;
     for (int64_t i = 0; i < val_scenes; ++i) scenes.push_back(val_source(i));
-    const auto [cls, multi] = batch_targets(scenes, world, heads);
+    const auto [cls, multi] = batch_targets(scenes, world, heads, device);
     const auto r = apply_heads(model.vision_features(scene_pixels(scenes, world, vision)), head, heads, cls, multi);
     const auto has = cls[0].gt(0);
     const auto colour_hit = r.logits[0].argmax(1).eq(cls[0]) & has;
@@ -133,7 +135,7 @@ VisionPretrainReport pretrain_vision(VisionLanguageModel& model, const SceneSour
     progress.check_cancel();
     std::vector<Scene> scenes;
     for (int64_t i = 0; i < optim.batch_size; ++i) scenes.push_back(train_source(step * optim.batch_size + i));
-    const auto [cls, multi] = batch_targets(scenes, world, heads);
+    const auto [cls, multi] = batch_targets(scenes, world, heads, device);
     torch::AutoGradMode grad(true);
     const auto r = apply_heads(model.vision_features(scene_pixels(scenes, world, vision)), head, heads, cls, multi);
     opt.zero_grad();

@@ -115,9 +115,9 @@ nlohmann::json to_json(const WorldPreset& p) {
 WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& where) {
   WorldPreset p = world_preset(json_get_or<std::string>(j, "name", "default", where));
   p.seed = json_get_or<uint64_t>(j, "seed", p.seed, where);
-  if (j.contains("data")) p.data = world_data_options_from_json(j["data"], where + "' field 'data");
+  if (j.contains("data")) p.data = world_data_options_from_json(j["data"], where + "' field 'data", p.data);
   auto optim = [&](const char* key, OptimOptions& o) {
-    if (j.contains(key)) o = optim_options_from_json(j[key], where + "' field '" + key);
+    if (j.contains(key)) o = optim_options_from_json(j[key], where + "' field '" + key, o);
   };
   optim("lm_optim", p.lm_optim);
   optim("vision_optim", p.vision_optim);
@@ -194,13 +194,7 @@ TokenSequence answer_sequence(std::vector<int64_t> prompt, int64_t answer) {
 // The questions and statements of a scene with their answers, as the corpus words them.
 std::string qa_text(const SceneRecord& r) {
   std::string text;
-  for (const auto& f : r.statements) {
-    text += "statement : " +
-            relation_caption(f.relation, r.scene.objects[static_cast<size_t>(f.subject)].name(),
-                             r.scene.objects[static_cast<size_t>(f.object)].name()) +
-            " answer : " + (f.truth ? "yes" : "no") + " . ";
-  }
-  for (const auto& q : r.questions) text += "question : " + q.question + " answer : " + q.answer + " . ";
+  for (const std::string& item : corpus_qa_items(r)) text += item + " ";
   return text;
 }
 
@@ -263,7 +257,7 @@ TrainStats train_step_grid(VisionLanguageModel& model, Optimiser& opt, const LmB
   const int64_t P = bags.size(1);
   ForwardRequest req;
   req.edits["hook_embed"].push_back([&](const at::Tensor& x, const HookContext&) {
-    const auto soft = torch::matmul(bags, embed).to(x.scalar_type());
+    const auto soft = torch::matmul(bags.to(embed.device()), embed).to(x.scalar_type());
     return torch::cat({x.narrow(1, 0, 1), soft, x.narrow(1, 1 + P, x.size(1) - 1 - P)}, 1);
   });
   return train_step(model, opt, batch, step, std::move(req));
@@ -300,7 +294,7 @@ void copy_parameters(VisionLanguageModel& to, const VisionLanguageModel& from) {
 // ---------------------------------------------------------------- build
 
 nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir, Progress& progress,
-                           const LogFn& log) {
+                           const LogFn& log, const WorldBuildOptions& build) {
   validate_world_data_options(preset.data);
   fs::create_directories(out_dir);
   const auto& world = preset.data.world;
@@ -325,6 +319,7 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
   lm_config.text.pad_token_id = WordTokenizer::kPadId;
   auto t0 = Clock::now();
   VisionLanguageModel base(lm_config);
+  base.to(build.device, "float32");
   const bool reuse = !preset.reuse_base_from.empty();
   if (reuse) {
     LoadOptions load;
@@ -442,6 +437,7 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
   vlm_config.mm.image_aspect_ratio = "pad";
   vlm_config.mm.vision = preset.vision;
   VisionLanguageModel vlm(vlm_config);
+  vlm.to(build.device, "float32");
   copy_parameters(vlm, base);
 
   auto train_scene = [&](int64_t i) { return make_scene_record(preset.data, WorldSplit::Train, i % kStreamSpan).scene; };
@@ -594,6 +590,7 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
   for (const auto& [skill, t] : eval.vqa_skill) log(fmt::format("  skill {:<16} {:.3f} (n={})", skill, t.accuracy(), t.total));
 
   timings["total_s"] = seconds_since(t_all);
+  timings["device"] = build.device;
   nlohmann::json manifest{{"format", "sightline-world/1"},
                           {"preset", to_json(preset)},
                           {"vocab_size", tok.vocab_size()},

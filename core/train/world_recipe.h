@@ -63,6 +63,12 @@ WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& w
 
 using LogFn = std::function<void(const std::string&)>;
 
+// How (not what) to build: where the training runs. Not part of the preset, so a world
+// built on a GPU and one built on the CPU share the recipe in their manifests.
+struct WorldBuildOptions {
+  std::string device = "cpu";  // "cpu" or "cuda[:N]" where the LibTorch build has CUDA
+};
+
 // Builds everything into `out_dir`:
 //   manifest.json   preset, stage timings, metrics (also metrics.json)
 //   tokenizer/vocab.json
@@ -71,6 +77,6 @@ using LogFn = std::function<void(const std::string&)>;
 //   saes/L{l}R/     hyperparams.json + checkpoints/final.safetensors (LLaMA-Scope layout)
 // The datasets are not written: they are regenerated from the manifest's options.
 nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir, Progress& progress,
-                           const LogFn& log);
+                           const LogFn& log, const WorldBuildOptions& build = {});
 
 }  // namespace sightline

@@ -81,6 +81,7 @@ nlohmann::json train_world_base_saes(const VisionLanguageModel& base, const Word
     cfg.hook_point = "blocks." + std::to_string(layer) + ".hook_resid_post";
     torch::manual_seed(static_cast<int64_t>(preset.seed) * 100 + layer);
     Sae sae(cfg);
+    sae.to(base.device(), "float32");
     SaeTrainOptions t;
     t.batch_size = o.batch_tokens;
     t.lr = o.lr;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <map>
 
 #include "core/common/error.h"
 #include "core/data/prompts.h"
@@ -122,8 +123,7 @@ json world_data_options_to_json(const WorldDataOptions& o) {
               {"world", world_options_to_json(o.world)}};
 }
 
-WorldDataOptions world_data_options_from_json(const json& j, const std::string& where) {
-  WorldDataOptions o;
+WorldDataOptions world_data_options_from_json(const json& j, const std::string& where, WorldDataOptions o) {
   o.seed = json_get_or<uint64_t>(j, "seed", o.seed, where);
   o.n_train = json_get_or<int64_t>(j, "n_train", o.n_train, where);
   o.n_val = json_get_or<int64_t>(j, "n_val", o.n_val, where);
@@ -204,15 +204,43 @@ SceneRecord make_scene_record(const WorldDataOptions& options, WorldSplit split,
   return record;
 }
 
+std::vector<std::string> corpus_qa_items(const SceneRecord& record) {
+  // A document that held both members of each balanced pair (the yes and the no existence
+  // question, a relation question and its swap, a true and a false statement) in a fixed
+  // order would let an LM answer from the order alone ("the second existence question is
+  // a no"). So one member of each pair is drawn, and the items are shuffled.
+  Rng rng(derive_seed(static_cast<uint64_t>(record.image_id), {0x51ed5eedULL}));
+  std::vector<std::string> items;
+  for (size_t k = 0; k + 1 < record.statements.size(); k += 2) {
+    const RelationFact& f = record.statements[k + rng.index(2)];
+    items.push_back(statement_prompt(caption_of(record.scene, f)) + (f.truth ? " yes ." : " no ."));
+  }
+  if (record.statements.size() % 2 == 1) {
+    const RelationFact& f = record.statements.back();
+    items.push_back(statement_prompt(caption_of(record.scene, f)) + (f.truth ? " yes ." : " no ."));
+  }
+  std::map<std::string, std::vector<const WorldQuestion*>> yes_no;  // by skill
+  for (const WorldQuestion& q : record.questions) {
+    if (q.answer_type == "yes/no")
+      yes_no[q.skill].push_back(&q);
+    else
+      items.push_back(question_prompt(q.question) + " " + q.answer + " .");
+  }
+  for (const auto& [skill, qs] : yes_no) {
+    const WorldQuestion& q = *qs[rng.index(qs.size())];
+    items.push_back(question_prompt(q.question) + " " + q.answer + " .");
+  }
+  rng.shuffle(items);
+  return items;
+}
+
 std::string corpus_document(const SceneRecord& record, const WorldOptions& options) {
   std::string doc = describe_scene(record.scene, options);
   if (!record.facts.empty()) {
     doc += " facts :";
     for (const RelationFact& f : record.facts) doc += " " + caption_of(record.scene, f);
   }
-  for (const RelationFact& f : record.statements)
-    doc += " " + statement_prompt(caption_of(record.scene, f)) + (f.truth ? " yes ." : " no .");
-  for (const WorldQuestion& q : record.questions) doc += " " + question_prompt(q.question) + " " + q.answer + " .";
+  for (const std::string& item : corpus_qa_items(record)) doc += " " + item;
   return doc;
 }
 

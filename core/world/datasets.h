@@ -62,8 +62,9 @@ struct WorldDataOptions {
 // Throws Error naming the field when an option is out of range.
 void validate_world_data_options(const WorldDataOptions& options);
 nlohmann::json world_data_options_to_json(const WorldDataOptions& options);
-// Missing fields keep their defaults; throws Error naming `where` and the field at fault.
-WorldDataOptions world_data_options_from_json(const nlohmann::json& j, const std::string& where);
+// Missing fields keep their values in `base`; throws Error naming `where` and the field at fault.
+WorldDataOptions world_data_options_from_json(const nlohmann::json& j, const std::string& where,
+                                              WorldDataOptions base = {});
 
 // Number of scenes in a split.
 int64_t split_size(const WorldDataOptions& options, WorldSplit split);
@@ -93,6 +94,10 @@ SceneRecord make_scene_record(const WorldDataOptions& options, WorldSplit split,
 // circle is left of the blue square. statement : The red circle is above the blue square.
 // answer : no . question : is the red circle left of the blue square? answer : yes ."
 // Question strings and answers are exactly those of the VQA files.
+// The statements and questions a corpus document asks of a scene, each with its answer
+// ("question : ... answer : yes ."): one member of each balanced yes/no pair, shuffled,
+// deterministic for the record.
+std::vector<std::string> corpus_qa_items(const SceneRecord& record);
 std::string corpus_document(const SceneRecord& record, const WorldOptions& options);
 
 // Writes all files above under `dir` (created when missing). Progress: one unit per scene
