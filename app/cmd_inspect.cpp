@@ -1,6 +1,6 @@
 // sightline inspect ...: look at one tokenizer, image or forward pass from the command line.
 #include <CLI/CLI.hpp>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdio>
 #include <sstream>

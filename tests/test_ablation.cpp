@@ -2,7 +2,7 @@
 // yes/no evaluation against direct per-item forwards, control draws and the study's rows.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <set>
 

@@ -3,7 +3,7 @@
 // score_yes_no, and failures reported as results.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <thread>
 

@@ -21,7 +21,8 @@
 // (Method A < 0) and restoring it raises it (Method B > 0), signs flipped for L1H1.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <map>

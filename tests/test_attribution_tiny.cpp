@@ -3,7 +3,7 @@
 // activation patching to first order, and batches come from real prepared images.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // core/diffing: the Stage 2 arithmetic on constructed cases with known answers.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <limits>

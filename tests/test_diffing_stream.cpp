@@ -2,7 +2,8 @@
 // all-at-once computation and its memory is bounded by the chunk, and SAE adaptation
 // trains each regime on its own positions with the budget it was given.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <cmath>
 
@@ -25,7 +26,7 @@ struct Tiny {
 
 Tiny& tiny() {
   static Tiny t = [] {
-    torch::set_num_threads(1);
+    at::set_num_threads(1);
     Tiny out;
     const std::string dir = test::scratch_dir("diffing-tiny");
     test::write_tiny_checkpoint(test::make_tiny_checkpoint({}, 21), dir, "F32", 1);

@@ -2,7 +2,7 @@
 // tensor conversion and bad-input handling.
 #include <gtest/gtest.h>
 #include <stb_image_write.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

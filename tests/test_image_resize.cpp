@@ -1,7 +1,7 @@
 // Bicubic resize: an independent float64 reference of PIL's formula, bit-exact golden
 // outputs from Pillow 9.4, and the HF CLIPImageProcessor pipeline emulated in Python.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

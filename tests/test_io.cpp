@@ -2,7 +2,7 @@
 // malformed inputs whose errors must name the file and the tensor/field at fault.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstring>
 #include <filesystem>

@@ -3,7 +3,8 @@
 // gradients, batching with padding, and bad checkpoints.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/types.h>
 
 #include <filesystem>
 #include <fstream>

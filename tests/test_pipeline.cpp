@@ -5,7 +5,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <chrono>
 #include <cmath>
@@ -85,7 +86,7 @@ struct CleanRun {
 
 const CleanRun& clean_run() {
   static CleanRun c = [] {
-    torch::set_num_threads(1);
+    at::set_num_threads(1);
     CleanRun out;
     out.db = test::scratch_dir("pipeline-clean") + "/run.db";
     Pipeline p(world_options(), run_options(out.db));
@@ -277,7 +278,7 @@ TEST(PipelineWorld, KilledMidStageResumesToTheSameResults) {
   if (child == 0) {
     alarm(60);
     try {
-      torch::set_num_threads(1);
+      at::set_num_threads(1);
       Pipeline p(world_options(), run_options(db));
       p.run();
     } catch (...) {
@@ -336,7 +337,7 @@ TEST(PipelineWorld, KilledMidStageResumesToTheSameResults) {
 
 TEST(PipelineReal, WorldDatasetFilesThroughRealMode) {
   REQUIRE_MICRO_WORLD();
-  torch::set_num_threads(1);
+  at::set_num_threads(1);
   const std::string world = micro_world();
   const auto manifest = read_json_file(world + "/manifest.json");
   WorldDataOptions data = world_preset_from_json(manifest["preset"], "manifest").data;

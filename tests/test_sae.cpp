@@ -3,7 +3,7 @@
 // dead-feature counters, copies and configuration JSON.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

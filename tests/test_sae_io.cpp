@@ -4,7 +4,7 @@
 // hand-written file; .npy encode / decode; and every bad input names its file and field.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <filesystem>

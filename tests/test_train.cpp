@@ -2,7 +2,7 @@
 // images, the schedule, determinism of a build, and the micro world's quality.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstdlib>
 #include <filesystem>

@@ -1,6 +1,6 @@
 #include "core/ablation/ablation_study.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fmt/format.h>
 

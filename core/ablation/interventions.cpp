@@ -1,6 +1,6 @@
 #include "core/ablation/interventions.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <set>

@@ -1,6 +1,7 @@
 #include "core/ablation/live_query.h"
 
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,6 @@
 #include "core/ablation/yes_no_eval.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <numeric>

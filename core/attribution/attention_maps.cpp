@@ -1,6 +1,6 @@
 #include "core/attribution/attention_maps.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

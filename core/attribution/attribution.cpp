@@ -1,6 +1,7 @@
 #include "core/attribution/attribution.h"
 
-#include <torch/torch.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <limits>

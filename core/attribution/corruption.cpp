@@ -1,6 +1,6 @@
 #include "core/attribution/corruption.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <memory>
 

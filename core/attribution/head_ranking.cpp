@@ -1,6 +1,6 @@
 #include "core/attribution/head_ranking.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

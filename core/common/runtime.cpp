@@ -1,6 +1,8 @@
 #include "core/common/runtime.h"
 
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
 
 #include <dlfcn.h>
 
@@ -16,7 +18,7 @@ void init_runtime(int threads) {
     if (const char* env = std::getenv("OMP_NUM_THREADS")) threads = std::atoi(env);
   }
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
+  at::set_num_threads(threads);
   // OpenBLAS threads spin (sched_yield) inside every small GEMM, and the engine's
   // attention is many small GEMMs: on a shared 2-core machine that made training several
   // times slower, while one BLAS thread under torch's own parallelism measured the same

@@ -1,7 +1,7 @@
 #include "core/diffing/adaptation.h"
 
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fmt/format.h>
 

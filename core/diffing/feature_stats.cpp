@@ -1,6 +1,6 @@
 #include "core/diffing/feature_stats.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <limits>

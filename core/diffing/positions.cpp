@@ -1,6 +1,6 @@
 #include "core/diffing/positions.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/common/error.h"
 #include "core/model/hooks.h"

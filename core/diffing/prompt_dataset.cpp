@@ -1,6 +1,6 @@
 #include "core/diffing/prompt_dataset.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/common/constants.h"
 #include "core/common/error.h"

@@ -1,6 +1,6 @@
 #include "core/diffing/selection.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // CLIP preprocessing and byte <-> float tensor conversion.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 

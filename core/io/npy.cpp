@@ -1,7 +1,7 @@
 #include "core/io/npy.h"
 
 #include <fmt/ranges.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cctype>
 #include <cerrno>

@@ -1,7 +1,7 @@
 #include "core/io/tensor_source.h"
 
 #include <fmt/ranges.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <filesystem>

@@ -1,6 +1,6 @@
 #include "core/model/model.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <filesystem>
 #include <set>

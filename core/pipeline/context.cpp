@@ -1,6 +1,6 @@
 #include "core/pipeline/context.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fmt/format.h>
 

@@ -18,7 +18,7 @@
 //                    batch_size 1024, shuffle_buffer_mb 64, eval_every_tokens 50000
 //                    (total_tokens is computed per regime and ignored here)
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fmt/format.h>
 

@@ -12,7 +12,7 @@
 //   batch_size   8         sequences per VLM forward
 //   chunk_rows   4096      rows encoded at once per layer (memory: chunk_rows x d_sae doubles)
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <filesystem>
 

@@ -1,6 +1,6 @@
 #include "core/sae/sae_io.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cctype>

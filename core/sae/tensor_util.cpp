@@ -1,6 +1,6 @@
 #include "core/sae/tensor_util.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/common/error.h"
 

@@ -1,6 +1,8 @@
 #include "core/sae/trainer.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>  // first: clip_grad.h assumes it
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
 
 #include <algorithm>
 #include <cmath>

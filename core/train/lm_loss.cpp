@@ -1,6 +1,7 @@
 #include "core/train/lm_loss.h"
 
-#include <torch/torch.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/types.h>
 
 #include "core/common/error.h"
 

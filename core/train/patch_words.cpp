@@ -1,6 +1,6 @@
 #include "core/train/patch_words.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/common/error.h"
 #include "core/train/patch_targets.h"

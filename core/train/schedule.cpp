@@ -1,6 +1,8 @@
 #include "core/train/schedule.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>  // first: clip_grad.h assumes it
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
 
 #include <cmath>
 

@@ -1,6 +1,8 @@
 #include "core/train/vision_pretrain.h"
 
-#include <torch/torch.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
 
 #include <fmt/format.h>
 

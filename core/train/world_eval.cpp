@@ -1,6 +1,6 @@
 #include "core/train/world_eval.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "core/common/error.h"
 #include "core/tokenizer/prompt.h"

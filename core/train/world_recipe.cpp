@@ -1,6 +1,6 @@
 #include "core/train/world_recipe.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fmt/format.h>
 

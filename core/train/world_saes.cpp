@@ -1,6 +1,6 @@
 #include "core/train/world_saes.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fmt/format.h>
 

@@ -1,5 +1,7 @@
 #include "core/world/font.h"
 
+#include <cstddef>
+
 namespace sightline {
 
 namespace {

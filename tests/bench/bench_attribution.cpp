@@ -1,7 +1,8 @@
 // Cost of Stage 4 per feature on a toy-size Llama: attribution patching (both methods,
 // q+k) in forward-pass units, and its speed-up over exact activation patching of every
 // head (q+k and z). Run: build/bin/bench_attribution [--threads N] [--samples N]
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <chrono>
 #include <cstdio>
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
               "%lld samples in %zu batches of <= %lld x %lld tokens, %d threads\n",
               static_cast<long long>(t.hidden_size), L + 1, static_cast<long long>(t.num_attention_heads),
               static_cast<long long>(t.num_key_value_heads), L, static_cast<long long>(samples), batches.size(),
-              static_cast<long long>(B), static_cast<long long>(1 + P + text), torch::get_num_threads());
+              static_cast<long long>(B), static_cast<long long>(1 + P + text), at::get_num_threads());
   std::printf("forward pass (all batches)          %8.2f ms  = 1 forward unit\n", forward_s * 1e3);
   std::printf("attribution A+B (q+k)               %8.2f ms  = %6.2f forward units  (%lld fwd + %lld bwd)\n",
               attr_s * 1e3, attr_s / forward_s, static_cast<long long>(attr.forward_passes / static_cast<int64_t>(batches.size())),

@@ -1,6 +1,7 @@
 // Forward throughput of the engine on a toy-size Llama versus raw at::mm doing the same
 // FLOPs, as a ratio (issue 2). Run: build/bin/bench_forward [--threads N]
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <chrono>
 #include <cstdio>
@@ -70,7 +71,7 @@ int main(int argc, char** argv) {
   const double mm_s = seconds_since(t0) / reps;
   std::printf("bench_forward: d_model %lld, %lld layers, batch %lld x %lld tokens, %d threads\n",
               static_cast<long long>(t.hidden_size), static_cast<long long>(t.num_hidden_layers),
-              static_cast<long long>(B), static_cast<long long>(T), torch::get_num_threads());
+              static_cast<long long>(B), static_cast<long long>(T), at::get_num_threads());
   std::printf("forward   %10.0f tokens/s  %7.2f GFLOP/s\n", tokens / forward_s, flops / forward_s / 1e9);
   std::printf("at::mm    %10.0f tokens/s  %7.2f GFLOP/s  (%d calls of [%lld,%lld]x[%lld,%lld])\n", tokens / mm_s,
               flops / mm_s / 1e9, mm_calls, static_cast<long long>(B * T), static_cast<long long>(t.hidden_size),

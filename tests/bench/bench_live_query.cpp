@@ -4,7 +4,8 @@
 // shapes-world prompts and images. Targets on the 2-core CPU: one live query (both
 // variants) <= 200 ms; a 500-item re-evaluation <= 3 s.
 // Run: build/bin/bench_live_query [--threads N] [--reps N] [--batch N]
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>
@@ -188,7 +189,7 @@ int main(int argc, char** argv) {
   std::printf("bench_live_query: d_model %lld, %d layers, %lld image tokens, vocab %lld, %d threads, batch %d\n",
               static_cast<long long>(config.text.hidden_size), model.num_layers(),
               static_cast<long long>(model.image_tokens()), static_cast<long long>(config.text.vocab_size),
-              torch::get_num_threads(), batch);
+              at::get_num_threads(), batch);
   std::printf("                                                   wall ms   cpu ms\n");
   std::printf("live query (2 sequences, %zu prompt tokens, 2 features + 1 head ablated, 4 watched; target 200 ms)\n",
               q.prompt_ids.size());

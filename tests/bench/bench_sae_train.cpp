@@ -2,7 +2,8 @@
 // (issue 4: target >= 0.5). One TopK SAE step on a batch of N rows costs about 12 N D F
 // FLOPs (encode 2NDF + decode 2NDF, backward twice that), i.e. six [N,D]x[D,F] matmuls.
 // Run: build/bin/bench_sae_train [--threads N] [--d 512] [--f 4096]
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <chrono>
 #include <cstdio>
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
   const double flops = 12.0 * static_cast<double>(batch) * d * f * static_cast<double>(stats.steps);
   std::printf("bench_sae_train: TopK d_model %lld, d_sae %lld, batch %lld, %lld steps, %d threads\n",
               static_cast<long long>(d), static_cast<long long>(f), static_cast<long long>(batch),
-              static_cast<long long>(stats.steps), torch::get_num_threads());
+              static_cast<long long>(stats.steps), at::get_num_threads());
   std::printf("SAE training %10.0f rows/s  %7.2f GFLOP/s\n", stats.tokens / sae_s, flops / sae_s / 1e9);
   std::printf("at::mm       %10.0f rows/s  %7.2f GFLOP/s\n", stats.tokens / mm_s, flops / mm_s / 1e9);
   std::printf("ratio SAE/at::mm: %.2f\n", mm_s / sae_s);

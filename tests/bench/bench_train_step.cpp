@@ -1,6 +1,8 @@
 // Training-step throughput of the shapes world's base LM shape (d 128, 6 layers, GQA) on
 // a batch like the corpus's (32 x 216 tokens): forward, backward and AdamW, by phase.
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/types.h>
 
 #include <chrono>
 #include <cstdio>
@@ -65,6 +67,6 @@ int main(int argc, char** argv) {
     to += std::chrono::duration<double>(t3 - t2).count();
   }
   std::printf("train step B=%d T=%d threads=%d: forward %.3f s, backward %.3f s, optimiser %.3f s, %.0f tokens/s\n",
-              B, T, torch::get_num_threads(), tf / reps, tb / reps, to / reps, B * T * reps / (tf + tb + to));
+              B, T, at::get_num_threads(), tf / reps, tb / reps, to / reps, B * T * reps / (tf + tb + to));
   return 0;
 }
