@@ -186,7 +186,8 @@ void register_run(CLI::App& app, Action& action) {
 }
 
 void register_report(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("report", "Export a run's results as CSV (features, fvu, sweep, layers)");
+  auto* cmd = app.add_subcommand("report",
+                                 "Export a run's results as CSV (features, fvu, sweep, layers, skill_features)");
   auto db = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto name = std::make_shared<std::string>();
@@ -212,9 +213,11 @@ void register_report(CLI::App& app, Action& action) {
         }
       }
       const ReportCounts c = write_report(store, id, *out);
-      std::printf("run %lld -> %s: features.csv (%lld rows), fvu.csv (%lld), sweep.csv (%lld), layers.csv (%lld)\n",
-                  static_cast<long long>(id), out->c_str(), static_cast<long long>(c.features),
-                  static_cast<long long>(c.fvu), static_cast<long long>(c.sweep), static_cast<long long>(c.layers));
+      std::printf(
+          "run %lld -> %s: features.csv (%lld rows), fvu.csv (%lld), sweep.csv (%lld), layers.csv (%lld), "
+          "skill_features.csv (%lld)\n",
+          static_cast<long long>(id), out->c_str(), static_cast<long long>(c.features), static_cast<long long>(c.fvu),
+          static_cast<long long>(c.sweep), static_cast<long long>(c.layers), static_cast<long long>(c.skill_features));
     };
   });
 }

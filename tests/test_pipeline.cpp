@@ -142,7 +142,7 @@ TEST(PipelineOptions, OverridesMergeAndTyposAreErrors) {
   };
   expect_error(R"({"stages": {"adapt": {"epoch": 2}}})", "epoch");
   expect_error(R"({"stages": {"adapt": {"train": {"learning_rate": 2}}}})", "learning_rate");
-  expect_error(R"({"stages": {"shift": {}}})", "shift");
+  expect_error(R"({"stages": {"shfit": {}}})", "shfit");
   expect_error(R"({"stages": {"diff": {"positions": "pixels"}}})", "positions");
   expect_error(R"({"stages": {"adapt": {"regimes": ["text", "text"]}}})", "regimes");
   expect_error(R"({"stages": {"diff": {"p_cos": 2}}})", "p_cos");
@@ -152,7 +152,9 @@ TEST(PipelineOptions, OverridesMergeAndTyposAreErrors) {
 
 TEST(PipelineStages, ClosureAddsDependenciesInOrder) {
   EXPECT_EQ(stage_closure({"diff"}), (std::vector<std::string>{"adapt", "diff"}));
-  EXPECT_EQ(stage_closure({}), (std::vector<std::string>{"adapt", "diff"}));
+  EXPECT_EQ(stage_closure({}), (std::vector<std::string>{"adapt", "diff", "shift", "topk", "lexical"}));
+  EXPECT_EQ(stage_closure({"lexical"}), (std::vector<std::string>{"adapt", "diff", "shift", "topk", "lexical"}));
+  EXPECT_EQ(stage_closure({"shift"}), (std::vector<std::string>{"adapt", "diff", "shift"}));
   EXPECT_EQ(stage_closure({"adapt"}), (std::vector<std::string>{"adapt"}));
   EXPECT_THROW(stage_closure({"nope"}), Error);
 }

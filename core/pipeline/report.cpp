@@ -11,6 +11,7 @@
 #include "core/diffing/positions.h"
 #include "core/io/json_util.h"
 #include "core/pipeline/store_keys.h"
+#include "core/skills/firing.h"
 
 namespace fs = std::filesystem;
 
@@ -85,6 +86,40 @@ std::map<std::tuple<int, std::string, int64_t>, FvuRow> fvu_rows(Store& store, i
   return rows;
 }
 
+// The result JSON of a stage when it is done, else null.
+nlohmann::json done_result(Store& store, int64_t run_id, const std::string& stage) {
+  const auto st = store.stage(run_id, stage);
+  if (!st || st->status != StageStatus::kDone) return nullptr;
+  try {
+    return nlohmann::json::parse(st->result_json);
+  } catch (const nlohmann::json::exception& e) {
+    fail("store '{}': table 'stages': result of stage '{}' of run {} is not JSON: {}", store.path(), stage, run_id,
+         e.what());
+  }
+}
+
+// The skills of a done shift stage, in its order.
+std::vector<std::string> shift_skills(Store& store, int64_t run_id) {
+  std::vector<std::string> out;
+  const auto result = done_result(store, run_id, "shift");
+  if (result.is_object() && result.contains("skills") && result["skills"].is_array())
+    for (const auto& s : result["skills"])
+      if (s.is_object() && s.contains("name") && s["name"].is_string()) out.push_back(s["name"].get<std::string>());
+  return out;
+}
+
+// stages.topk.top_relations of the run's options (3, its default, when absent).
+size_t report_top_relations(Store& store, int64_t run_id) {
+  const auto run = store.run(run_id);
+  try {
+    const auto j = nlohmann::json::parse(run->options_json);
+    const auto v = j.at("stages").at("topk").at("top_relations").get<int64_t>();
+    return v > 0 ? static_cast<size_t>(v) : 3;
+  } catch (const nlohmann::json::exception&) {
+    return 3;
+  }
+}
+
 }  // namespace
 
 RunSummary run_summary(Store& store, int64_t run_id) {
@@ -121,7 +156,22 @@ RunSummary run_summary(Store& store, int64_t run_id) {
     else if (p.key == "mean_cosine_adapted") s.mean_cosine_adapted = p.value;
     else if (p.key == "mean_visual_energy") s.mean_visual_energy = p.value;
   }
+  // Skill stages: per-layer counts of each skill's candidates and selected features (0 for
+  // a layer without any once the stage ran).
+  const std::vector<std::string> skills = shift_skills(store, run_id);
+  const bool lexical_done = !done_result(store, run_id, "lexical").is_null();
+  for (const auto& skill : skills) {
+    for (auto& [l, s] : layers) {
+      s.skill_candidates[skill] = 0;
+      if (lexical_done) s.skill_selected[skill] = 0;
+    }
+    for (const auto& ref : store.selection(run_id, k::candidates_selection(skill)))
+      layer(ref.layer).skill_candidates[skill] += 1;
+    if (lexical_done)
+      for (const auto& ref : store.selection(run_id, skill)) layer(ref.layer).skill_selected[skill] += 1;
+  }
   RunSummary out;
+  out.skills = skills;
   out.regimes = ordered_regimes(regimes);
   for (auto& [l, s] : layers) out.layers.push_back(std::move(s));
   return out;
@@ -136,6 +186,8 @@ std::string format_summary(const RunSummary& summary) {
   for (const auto& r : summary.regimes) header += fmt::format(" {:>10}", "fvu " + r);
   for (const auto& r : summary.regimes) header += fmt::format(" {:>10}", "cos " + r);
   header += fmt::format(" {:>8} {:>8} {:>9} {:>11}", "features", "adapted", "cos all", "cos adapted");
+  for (const auto& skill : summary.skills)
+    header += fmt::format(" {:>12} {:>12}", skill + " cand", skill + " sel");
   std::string out = header + "\n" + std::string(header.size(), '-') + "\n";
   for (const auto& s : summary.layers) {
     std::string line = fmt::format("{:>5}", s.layer);
@@ -143,6 +195,9 @@ std::string format_summary(const RunSummary& summary) {
     for (const auto& r : summary.regimes) line += fmt::format(" {:>10}", cell(get(s.decoder_cosine, r), 4));
     line += fmt::format(" {:>8} {:>8} {:>9} {:>11}", cell(s.features, 0), cell(s.adapted, 0),
                         cell(s.mean_cosine_all, 4), cell(s.mean_cosine_adapted, 4));
+    for (const auto& skill : summary.skills)
+      line += fmt::format(" {:>12} {:>12}", cell(get(s.skill_candidates, skill), 0),
+                          cell(get(s.skill_selected, skill), 0));
     out += line + "\n";
   }
   return out;
@@ -154,8 +209,8 @@ ReportCounts write_report(Store& store, int64_t run_id, const std::string& out_d
   ReportCounts counts;
   const fs::path dir(out_dir);
 
+  const auto rows = store.features(run_id);
   {
-    const auto rows = store.features(run_id);
     std::set<std::string> extras;
     for (const auto& r : rows)
       for (const auto& [key, v] : r.extra) extras.insert(key);
@@ -239,6 +294,37 @@ ReportCounts write_report(Store& store, int64_t run_id, const std::string& out_d
         fields.push_back(number(v));
       csv.row(fields);
       ++counts.layers;
+    }
+    csv.commit();
+  }
+
+  {
+    std::map<FeatureRef, const FeatureRow*> by_ref;
+    for (const auto& r : rows) by_ref[r.ref()] = &r;
+    const bool lexical_done = !done_result(store, run_id, "lexical").is_null();
+    const size_t max_relations = report_top_relations(store, run_id);
+    const FeatureRow empty{};  // a candidate without a features row: every metric not computed
+    CsvFile csv((dir / "skill_features.csv").string());
+    csv.row({"layer", "feature", "skill", "p_base", "p_skill", "dp", "odds_ratio", "lexical_pass", "adapted",
+             "selected", "top_relations"});
+    for (const auto& skill : shift_skills(store, run_id)) {
+      const auto chosen = store.selection(run_id, skill);
+      const std::set<FeatureRef> selected(chosen.begin(), chosen.end());
+      for (const auto& ref : store.selection(run_id, k::candidates_selection(skill))) {
+        const auto it = by_ref.find(ref);
+        const FeatureRow& r = it == by_ref.end() ? empty : *it->second;
+        const auto metric = [&](const std::string& key) { return number(r.get(key).value_or(kNotComputed)); };
+        std::map<std::string, double> relation_odds;
+        const std::string prefix = k::kVsrOrPrefix;
+        for (const auto& [key, v] : r.extra)
+          if (key.rfind(prefix, 0) == 0) relation_odds[key.substr(prefix.size())] = v;
+        csv.row({std::to_string(ref.layer), std::to_string(ref.feature), skill, metric(k::kPBase),
+                 metric(k::skill_metric_key(skill, "p_skill")), metric(k::skill_metric_key(skill, "delta_p")),
+                 metric(k::skill_metric_key(skill, "odds_ratio")), metric(k::kLexicalPersistent), metric("adapted"),
+                 lexical_done ? (selected.count(ref) ? "1" : "0") : "",
+                 fmt::format("{}", fmt::join(top_relations(relation_odds, max_relations), ";"))});
+        ++counts.skill_features;
+      }
     }
     csv.commit();
   }

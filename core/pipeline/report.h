@@ -5,6 +5,12 @@
 //   sweep.csv     eps,p_cos,cosine_threshold,count,jaccard,layer_correlation
 //   layers.csv    layer,features,fvu_<regime>...,l0_<regime>...,cos_<regime>...,adapted,
 //                 active,mean_cosine_all,mean_cosine_adapted,mean_visual_energy
+//   skill_features.csv
+//                 layer,feature,skill,p_base,p_skill,dp,odds_ratio,lexical_pass,adapted,
+//                 selected,top_relations: one row per candidate of each skill (shift
+//                 stage), skills in the shift stage's order; selected is empty until the
+//                 lexical stage ran; top_relations = the topk stage's top relations
+//                 (OR > 1, highest first, at most stages.topk.top_relations) joined by ';'
 // Empty fields are values not computed (NaN / NULL). Numbers are written in shortest
 // round-trip form.
 #pragma once
@@ -29,25 +35,29 @@ struct LayerSummary {
   double mean_cosine_all = kNotComputed;         // diff stage (its regime)
   double mean_cosine_adapted = kNotComputed;
   double mean_visual_energy = kNotComputed;
+  std::map<std::string, double> skill_candidates;  // shift stage: skill -> candidates in the layer
+  std::map<std::string, double> skill_selected;    // lexical stage: skill -> skill features
 };
 
 struct RunSummary {
   std::vector<std::string> regimes;  // present in the store, in the paper's order
   std::vector<LayerSummary> layers;  // ascending
+  std::vector<std::string> skills;   // the shift stage's skills, in its order (when done)
 };
 
-// Reads the adapt and diff stages' curves of a run.
+// Reads the adapt and diff stages' curves and the skill stages' selections of a run.
 RunSummary run_summary(Store& store, int64_t run_id);
 
 // A fixed-width text table: layer, FVU per regime, cosine per regime, |A|, mean cosine
-// (all / adapted).
+// (all / adapted), then candidates and selected features per skill when the skill stages
+// ran.
 std::string format_summary(const RunSummary& summary);
 
 struct ReportCounts {
-  int64_t features = 0, fvu = 0, sweep = 0, layers = 0;  // data rows written per file
+  int64_t features = 0, fvu = 0, sweep = 0, layers = 0, skill_features = 0;  // data rows written per file
 };
 
-// Writes the four CSV files into `out_dir` (created when missing), atomically each.
+// Writes the five CSV files into `out_dir` (created when missing), atomically each.
 ReportCounts write_report(Store& store, int64_t run_id, const std::string& out_dir);
 
 }  // namespace sightline

@@ -13,6 +13,9 @@ const std::vector<StageDefinition>& stage_definitions() {
   static const std::vector<StageDefinition> stages{
       adapt_stage_definition(),
       diff_stage_definition(),
+      shift_stage_definition(),
+      topk_stage_definition(),
+      lexical_stage_definition(),
   };
   return stages;
 }

@@ -45,5 +45,10 @@ std::vector<std::string> stage_closure(const std::vector<std::string>& requested
 // The definitions of the individual stages (one file each).
 StageDefinition adapt_stage_definition();
 StageDefinition diff_stage_definition();
+// Stage 3 (skill features): shift -> topk -> lexical. topk comes before lexical because the
+// lexical filter re-runs each candidate's top VQA samples, which topk stores.
+StageDefinition shift_stage_definition();
+StageDefinition topk_stage_definition();
+StageDefinition lexical_stage_definition();
 
 }  // namespace sightline

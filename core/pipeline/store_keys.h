@@ -18,6 +18,33 @@
 //   a LLaMA-Scope directory (load_sae on the directory two levels up), shape [d_model, d_sae].
 // features: visual_energy, decoder_cosine, adapted (columns); extras fire_rate_text,
 //   fire_rate_image, max_activation (diff). selections: "adapted" (diff).
+//
+// Stage 3, skill features (shift, topk, lexical; SAEs = the diff stage's adapted SAEs):
+//   features (shift, every feature):
+//     p_base                         column: firing frequency over D_base (the eval split)
+//     skill_metric_key(s, m)         per skill s, m = p_skill, delta_p, odds_ratio: the
+//                                    columns p_skill, delta_p, odds_ratio for "spatial",
+//                                    extras "<s>_p_skill", "<s>_delta_p", "<s>_odds_ratio"
+//                                    for any other skill (e.g. "ocr_odds_ratio")
+//   features (topk, candidates of any skill):
+//     vsr_or                         column: VSR odds ratio of its top relation (NaN: none)
+//     "vsr_or:<relation>"            extra: OR of firing on that relation's VSR items vs the
+//                                    other relations; only relations it fired on
+//   features (lexical, candidates of any skill):
+//     lexical_persistent             column: 1 passed the lexical filter, 0 not
+//     lexical_fraction               extra: fraction of neutral runs it fired on (NaN: none)
+//     skill_metric_key(s, "selected") 1 when in selection "<s>", 0 for its other candidates
+//                                    (column "spatial"; extra "<s>_selected" otherwise)
+//   selections: "<s>_candidates" (shift: dp and OR above the settings), "<s>" (lexical:
+//     candidates that pass the lexical filter and are in "adapted"). With the default
+//     skills: "spatial_candidates", "spatial", "ocr_candidates", "ocr".
+//   top activations (topk, every candidate of any skill): TopActivation rows with dataset
+//     "vqa" (the eval split) or "vsr" (the VSR items; absent in real mode without a VSR
+//     file), up to k_vqa + k_vsr per feature, merged by max_activation (rank 0 = strongest)
+//     and de-duplicated by sample_id. max_activation = the ranking score (max over the
+//     topk stage's positions, default text); token_acts = one value per prompt id except
+//     the image marker (BOS 0); patch_acts = one per image position, row-major patch grid.
+//     sample_id is the PromptItem id of the dataset (PipelineContext::dataset(kEval / kVsr)).
 #pragma once
 
 #include <string>
@@ -38,6 +65,27 @@ inline constexpr const char* kAdaptedSelection = "adapted";
 inline constexpr const char* kFireRateText = "fire_rate_text";
 inline constexpr const char* kFireRateImage = "fire_rate_image";
 inline constexpr const char* kMaxActivation = "max_activation";
+
+inline constexpr const char* kPBase = "p_base";
+inline constexpr const char* kVsrOr = "vsr_or";
+inline constexpr const char* kVsrOrPrefix = "vsr_or:";
+inline constexpr const char* kLexicalPersistent = "lexical_persistent";
+inline constexpr const char* kLexicalFraction = "lexical_fraction";
+inline constexpr const char* kCandidatesSuffix = "_candidates";
+inline constexpr const char* kTopVqa = "vqa";
+inline constexpr const char* kTopVsr = "vsr";
+inline constexpr const char* kSpatialSkill = "spatial";
+
+// The feature metric of skill `skill` (metric: "p_skill", "delta_p", "odds_ratio",
+// "selected"): the FeatureRow column for the spatial skill, "<skill>_<metric>" otherwise.
+inline std::string skill_metric_key(const std::string& skill, const std::string& metric) {
+  if (skill == kSpatialSkill) return metric == "selected" ? std::string(kSpatialSkill) : metric;
+  return skill + "_" + metric;
+}
+// "<skill>_candidates"
+inline std::string candidates_selection(const std::string& skill) { return skill + kCandidatesSuffix; }
+// "vsr_or:<relation>"
+inline std::string vsr_relation_key(const std::string& relation) { return kVsrOrPrefix + relation; }
 
 // "sae/L{layer}/{regime}"
 inline std::string sae_tensor_key(int layer, const std::string& regime) {
