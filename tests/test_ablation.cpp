@@ -292,11 +292,11 @@ TEST(AblationEval, BadItemsAndAnswersAreErrors) {
 }
 
 TEST(AblationControls, DistinctRandomSameLayerFeaturesPerSeedNeverTheAblatedOnes) {
-  const std::vector<FeatureRef> ablated = {{2, 10}, {2, 11}, {5, 0}};
+  const std::vector<SaeFeature> ablated = {{2, 10}, {2, 11}, {5, 0}};
   const std::map<int, int64_t> d_sae = {{2, 64}, {5, 40}};
   const auto draws = draw_control_features(ablated, d_sae, 6, 17);
   ASSERT_EQ(draws.size(), 6u);
-  std::set<FeatureRef> all;
+  std::set<SaeFeature> all;
   for (const auto& seed_draw : draws) {
     ASSERT_EQ(seed_draw.size(), ablated.size());
     for (size_t j = 0; j < ablated.size(); ++j) {

@@ -26,7 +26,7 @@ int64_t dtype_bytes(const std::string& dtype) { return dtype == "float32" ? 4 : 
 
 }  // namespace
 
-std::vector<std::vector<FeatureRef>> draw_control_features(const std::vector<FeatureRef>& ablated,
+std::vector<std::vector<SaeFeature>> draw_control_features(const std::vector<SaeFeature>& ablated,
                                                            const std::map<int, int64_t>& d_sae, int seeds,
                                                            uint64_t seed) {
   check(seeds >= 0, "control features: seeds must be >= 0, got {}", seeds);
@@ -48,7 +48,7 @@ std::vector<std::vector<FeatureRef>> draw_control_features(const std::vector<Fea
           "draws ({} seeds)", layer, pool, n, seeds);
   }
   std::map<int, std::set<int64_t>> used = excluded;  // every draw is new
-  std::vector<std::vector<FeatureRef>> out(static_cast<size_t>(seeds));
+  std::vector<std::vector<SaeFeature>> out(static_cast<size_t>(seeds));
   for (int s = 0; s < seeds; ++s) {
     for (const auto& f : ablated) {
       const int64_t n = d_sae.at(f.layer);
@@ -74,10 +74,11 @@ std::vector<std::vector<FeatureRef>> draw_control_features(const std::vector<Fea
   return out;
 }
 
-std::vector<AblationRow> run_ablation_study(const VisionLanguageModel& model, const InterventionResources& resources,
-                                            const AnswerTokens& answers, const AblationData& data,
-                                            const std::vector<AblationTarget>& targets,
-                                            const AblationOptions& options, Progress& progress) {
+std::vector<FeatureAblation> run_ablation_study(const VisionLanguageModel& model,
+                                                const InterventionResources& resources,
+                                                const AnswerTokens& answers, const AblationData& data,
+                                                const std::vector<AblationTarget>& targets,
+                                                const AblationOptions& options, Progress& progress) {
   check(options.control_seeds >= 1, "ablation study: control_seeds must be >= 1, got {}", options.control_seeds);
   std::map<int, int64_t> d_sae;
   for (const auto& [layer, sae] : resources.saes) {
@@ -131,7 +132,7 @@ std::vector<AblationRow> run_ablation_study(const VisionLanguageModel& model, co
   const auto vqa_base = score_yes_no(model, data.vqa, vqa_images, none, resources, answers, eval, progress);
   const auto vqa_base_summary = summarize(vqa_base);
 
-  std::vector<AblationRow> rows;
+  std::vector<FeatureAblation> rows;
   for (const auto& target : targets) {
     std::vector<YesNoItem> subset;
     std::vector<ItemScore> base;
@@ -144,7 +145,7 @@ std::vector<AblationRow> run_ablation_study(const VisionLanguageModel& model, co
     const auto vsr_abl = score_yes_no(model, subset, vsr_images, ablate, resources, answers, eval, progress);
     const auto vqa_abl = score_yes_no(model, data.vqa, vqa_images, ablate, resources, answers, eval, progress);
 
-    AblationRow row;
+    FeatureAblation row;
     row.layer = target.feature.layer;
     row.feature = target.feature.feature;
     const auto vsr_delta = compare(base, vsr_abl);
@@ -192,7 +193,7 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
-std::string ablation_csv(const std::vector<AblationRow>& rows) {
+std::string ablation_csv(const std::vector<FeatureAblation>& rows) {
   std::string out = "layer,feature,d_vsr_acc,d_vsr_prob,d_vqa_acc,d_ctrl,vsr_or,n_samples,relations\n";
   for (const auto& r : rows) {
     out += fmt::format("{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{},{}\n", r.layer, r.feature, r.d_vsr_acc,

@@ -26,7 +26,7 @@
 namespace sightline {
 
 struct AblationTarget {
-  FeatureRef feature;
+  SaeFeature feature;
   std::vector<int64_t> vsr_items;      // the relation-specific subset: indices into AblationData::vsr
   std::vector<std::string> relations;  // the relations that subset was drawn from
   double vsr_odds_ratio = 0.0;         // Stage 3's VSR OR, reported as is
@@ -48,7 +48,8 @@ struct AblationOptions {
   int64_t image_cache_bytes = int64_t{1} << 30;
 };
 
-struct AblationRow {
+// One feature's row of Tables 1-2 (the store keeps its own AblationRow record of it).
+struct FeatureAblation {
   // The CSV columns, in order.
   int layer = 0;
   int64_t feature = 0;
@@ -59,7 +60,7 @@ struct AblationRow {
   // Details beyond the CSV.
   double d_ctrl_std = 0.0;                  // sample standard deviation over seeds (0 for one seed)
   std::vector<double> d_ctrl_seeds;         // per seed, points
-  std::vector<std::vector<FeatureRef>> controls;  // per seed, the features ablated instead
+  std::vector<std::vector<SaeFeature>> controls;  // per seed, the features ablated instead
   EvalSummary vsr_baseline, vsr_ablated, vqa_baseline, vqa_ablated;
 };
 
@@ -67,7 +68,7 @@ struct AblationRow {
 // over all seeds are distinct and none is an ablated feature. `d_sae` maps each layer to
 // its dictionary size. Deterministic in (ablated, seeds, seed). Throws naming the layer
 // when it has too few other features for seeds * count distinct draws.
-std::vector<std::vector<FeatureRef>> draw_control_features(const std::vector<FeatureRef>& ablated,
+std::vector<std::vector<SaeFeature>> draw_control_features(const std::vector<SaeFeature>& ablated,
                                                            const std::map<int, int64_t>& d_sae, int seeds,
                                                            uint64_t seed);
 
@@ -75,14 +76,15 @@ std::vector<std::vector<FeatureRef>> draw_control_features(const std::vector<Fea
 // items, then per target the ablated and the control passes. Progress: one unit per item
 // scored, over one phase; cancellable between batches (throws Cancelled). Throws naming
 // the target whose subset indexes outside data.vsr or whose layer has no SAE.
-std::vector<AblationRow> run_ablation_study(const VisionLanguageModel& model, const InterventionResources& resources,
-                                            const AnswerTokens& answers, const AblationData& data,
-                                            const std::vector<AblationTarget>& targets,
-                                            const AblationOptions& options, Progress& progress);
+std::vector<FeatureAblation> run_ablation_study(const VisionLanguageModel& model,
+                                                const InterventionResources& resources,
+                                                const AnswerTokens& answers, const AblationData& data,
+                                                const std::vector<AblationTarget>& targets,
+                                                const AblationOptions& options, Progress& progress);
 
 // The rows as CSV text: the header line
 //   layer,feature,d_vsr_acc,d_vsr_prob,d_vqa_acc,d_ctrl,vsr_or,n_samples,relations
 // then one line per row (RFC 4180 quoting for relations holding commas or quotes).
-std::string ablation_csv(const std::vector<AblationRow>& rows);
+std::string ablation_csv(const std::vector<FeatureAblation>& rows);
 
 }  // namespace sightline

@@ -204,7 +204,7 @@ void add_interventions(ForwardRequest& request, const InterventionSet& set, cons
   };
   // Feature ablations: one projection per hook over all of that hook's directions.
   std::map<std::string, std::vector<at::Tensor>> ablate_dirs;
-  std::set<FeatureRef> seen;
+  std::set<SaeFeature> seen;
   for (const auto& f : set.ablate_features) {
     if (!seen.insert(f).second) continue;
     const Sae& sae = sae_of(f.layer, "feature ablation");

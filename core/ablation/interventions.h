@@ -25,12 +25,14 @@
 
 namespace sightline {
 
-// One SAE feature: the SAE of `layer`, column `feature` of its decoder.
-struct FeatureRef {
+// One SAE feature: the SAE of `layer`, column `feature` of its decoder. (Not called
+// FeatureRef: that is the store's record, and two classes of one name in one program
+// share inline members and template instances at link time.)
+struct SaeFeature {
   int layer = 0;
   int64_t feature = 0;
-  bool operator<(const FeatureRef& o) const { return layer != o.layer ? layer < o.layer : feature < o.feature; }
-  bool operator==(const FeatureRef& o) const { return layer == o.layer && feature == o.feature; }
+  bool operator<(const SaeFeature& o) const { return layer != o.layer ? layer < o.layer : feature < o.feature; }
+  bool operator==(const SaeFeature& o) const { return layer == o.layer && feature == o.feature; }
 };
 
 enum class HeadAblationMode { kZero, kMean };
@@ -69,7 +71,7 @@ struct Steering {
 };
 
 struct InterventionSet {
-  std::vector<FeatureRef> ablate_features;  // projected out together, per hook point
+  std::vector<SaeFeature> ablate_features;  // projected out together, per hook point
   std::vector<HeadAblation> ablate_heads;
   std::vector<Steering> steer;
   bool empty() const { return ablate_features.empty() && ablate_heads.empty() && steer.empty(); }

@@ -48,7 +48,7 @@ struct LiveQuery {
   at::Tensor pixels;                // [3, S, S] or [1, 3, S, S]; undefined for a text-only prompt
   std::vector<int64_t> prompt_ids;  // one kImageTokenIndex exactly when pixels are given
   InterventionSet interventions;
-  std::vector<FeatureRef> watch;    // features whose activations are reported
+  std::vector<SaeFeature> watch;    // features whose activations are reported
   int top_k = 10;
 };
 

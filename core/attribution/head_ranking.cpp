@@ -30,16 +30,16 @@ std::vector<std::vector<double>> map_rows(const at::Tensor& map, const char* wha
   return rows;
 }
 
-std::vector<HeadScore> ranked(const at::Tensor& map, RankBy by, bool largest_first, const char* what) {
+std::vector<RankedHead> ranked(const at::Tensor& map, RankBy by, bool largest_first, const char* what) {
   const auto rows = map_rows(map, what);
-  std::vector<HeadScore> all;
+  std::vector<RankedHead> all;
   for (size_t l = 0; l < rows.size(); ++l) {
     for (size_t h = 0; h < rows[l].size(); ++h) {
       all.push_back({{static_cast<int>(l), static_cast<int>(h)}, rows[l][h]});
     }
   }
-  auto key = [by](const HeadScore& s) { return by == RankBy::kAbsolute ? std::abs(s.score) : s.score; };
-  std::stable_sort(all.begin(), all.end(), [&](const HeadScore& x, const HeadScore& y) {
+  auto key = [by](const RankedHead& s) { return by == RankBy::kAbsolute ? std::abs(s.score) : s.score; };
+  std::stable_sort(all.begin(), all.end(), [&](const RankedHead& x, const RankedHead& y) {
     const double kx = key(x), ky = key(y);
     if (kx != ky) return largest_first ? kx > ky : kx < ky;
     return x.head < y.head;
@@ -47,7 +47,7 @@ std::vector<HeadScore> ranked(const at::Tensor& map, RankBy by, bool largest_fir
   return all;
 }
 
-std::vector<HeadScore> first_k(std::vector<HeadScore> all, int64_t k) {
+std::vector<RankedHead> first_k(std::vector<RankedHead> all, int64_t k) {
   check(k >= 0, "head ranking: k must be non-negative, got {}", k);
   if (static_cast<size_t>(k) < all.size()) all.resize(static_cast<size_t>(k));
   return all;
@@ -78,11 +78,11 @@ std::vector<double> layer_curve(const at::Tensor& map) {
   return out;
 }
 
-std::vector<HeadScore> top_heads(const at::Tensor& map, int64_t k, RankBy by) {
+std::vector<RankedHead> top_heads(const at::Tensor& map, int64_t k, RankBy by) {
   return first_k(ranked(map, by, true, "top heads"), k);
 }
 
-std::vector<HeadScore> bottom_heads(const at::Tensor& map, int64_t k, RankBy by) {
+std::vector<RankedHead> bottom_heads(const at::Tensor& map, int64_t k, RankBy by) {
   return first_k(ranked(map, by, false, "bottom heads"), k);
 }
 

@@ -25,7 +25,8 @@ std::string to_string(const HeadId& head);
 // under Method A and positive under Method B) or by the signed score.
 enum class RankBy { kAbsolute, kSigned };
 
-struct HeadScore {
+// One head of a ranking (the store keeps its own HeadScore record per method).
+struct RankedHead {
   HeadId head;
   double score = 0.0;  // the map's value (signed)
 };
@@ -34,9 +35,9 @@ struct HeadScore {
 std::vector<double> layer_curve(const at::Tensor& map);
 // The k heads with the largest key (|score| or score), largest first; ties broken by
 // (layer, head). k is clamped to the number of heads.
-std::vector<HeadScore> top_heads(const at::Tensor& map, int64_t k, RankBy by = RankBy::kAbsolute);
+std::vector<RankedHead> top_heads(const at::Tensor& map, int64_t k, RankBy by = RankBy::kAbsolute);
 // The k heads with the smallest key, smallest first (the paper's control heads).
-std::vector<HeadScore> bottom_heads(const at::Tensor& map, int64_t k, RankBy by = RankBy::kAbsolute);
+std::vector<RankedHead> bottom_heads(const at::Tensor& map, int64_t k, RankBy by = RankBy::kAbsolute);
 
 struct TopKOverlap {
   int64_t shared = 0;     // heads in both top-k sets

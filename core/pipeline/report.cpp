@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <tuple>
 
@@ -118,6 +122,106 @@ size_t report_top_relations(Store& store, int64_t run_id) {
   } catch (const nlohmann::json::exception&) {
     return 3;
   }
+}
+
+// A read-only query exported as CSV with this report's LF line ends (Store::export_csv
+// writes RFC 4180 CRLF). For queries whose text fields hold no line breaks.
+int64_t export_query(Store& store, const std::string& sql, int64_t run_id, const std::string& path) {
+  const std::string exported = path + ".export";
+  const int64_t rows = store.export_csv(sql, exported, run_id);
+  std::string text;
+  {
+    std::ifstream in(exported, std::ios::binary);
+    check(in.good(), "file '{}': cannot read the exported rows back", exported);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::remove(exported.c_str());
+  std::string lf;
+  lf.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    lf += text[i];
+  }
+  AtomicWriter out(path);
+  out.write(lf);
+  out.commit();
+  return rows;
+}
+
+std::string join(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
+  return out;
+}
+
+// A Markdown table cell: fixed decimals, "-" for not computed.
+std::string md_number(double v, int decimals) {
+  return std::isfinite(v) ? fmt::format("{:.{}f}", v, decimals) : std::string("-");
+}
+
+std::string md_text(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += '\\';
+    out += c == '\n' ? ' ' : c;
+  }
+  return out;
+}
+
+std::string md_relations(const std::vector<std::string>& relations) {
+  return relations.empty() ? std::string("(all VSR)") : md_text(join(relations, ", "));
+}
+
+// Table 1 (paper 5.3: top features by VSR accuracy drop) and Table 2 (A.13: every
+// feature, averaged over seeds, dCtrl with its spread).
+std::string ablation_markdown(const std::vector<AblationRow>& rows, int64_t run_id) {
+  int64_t seeds = 0;
+  std::vector<double> ctrl_std;
+  for (const auto& r : rows) {
+    const auto spread = nlohmann::json::parse(r.seed_spread_json, nullptr, /*allow_exceptions=*/false);
+    double sd = kNotComputed;
+    if (spread.is_object()) {
+      if (spread.contains("d_ctrl_std") && spread["d_ctrl_std"].is_number()) sd = spread["d_ctrl_std"].get<double>();
+      if (spread.contains("seeds") && spread["seeds"].is_number_integer())
+        seeds = std::max(seeds, spread["seeds"].get<int64_t>());
+    }
+    ctrl_std.push_back(sd);
+  }
+  std::string out = fmt::format("# Ablation results (run {})\n\n", run_id);
+  out += "Each feature's decoder direction is projected out of the text positions of its layer. Accuracy changes "
+         "are in points, P(correct) changes in probability (normalised over yes / no); negative = worse after "
+         "ablation. ΔCtrl ablates as many random features of the same layer instead";
+  out += seeds > 0 ? fmt::format(", mean ± standard deviation over {} seeds.\n\n", seeds) : std::string(".\n\n");
+
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // Largest drop first; features without a value last.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const double x = rows[a].d_vsr_acc, y = rows[b].d_vsr_acc;
+    if (std::isnan(x) || std::isnan(y)) return !std::isnan(x) && std::isnan(y);
+    return x < y;
+  });
+  out += "## Table 1. Top ablated SAE features ranked by VSR accuracy drop\n\n";
+  out += "| Layer | Feature | ΔVSR Acc | ΔVQA Acc | ΔCtrl | VSR Relation | VSR OR |\n";
+  out += "|---:|---:|---:|---:|---:|:---|---:|\n";
+  for (size_t i = 0; i < order.size() && i < static_cast<size_t>(kAblationTable1Rows); ++i) {
+    const auto& r = rows[order[i]];
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", r.layer, r.feature, md_number(r.d_vsr_acc, 2),
+                       md_number(r.d_vqa_acc, 2), md_number(r.d_ctrl, 2), md_relations(r.relations),
+                       md_number(r.vsr_or, 2));
+  }
+  out += "\n## Table 2. Full ablation results, averaged over seeds\n\n";
+  out += "| Layer | Feature | ΔVSR Acc | ΔVSR Prob | ΔVQA Acc | ΔCtrl | VSR OR | #Samples | VSR Relations |\n";
+  out += "|---:|---:|---:|---:|---:|---:|---:|---:|:---|\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    std::string ctrl = md_number(r.d_ctrl, 2);
+    if (std::isfinite(r.d_ctrl) && std::isfinite(ctrl_std[i])) ctrl += " ± " + md_number(ctrl_std[i], 2);
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.layer, r.feature,
+                       md_number(r.d_vsr_acc, 2), md_number(r.d_vsr_prob, 3), md_number(r.d_vqa_acc, 2), ctrl,
+                       md_number(r.vsr_or, 2), r.n_samples, md_relations(r.relations));
+  }
+  return out;
 }
 
 }  // namespace
@@ -327,6 +431,40 @@ ReportCounts write_report(Store& store, int64_t run_id, const std::string& out_d
       }
     }
     csv.commit();
+  }
+
+  if (store.count_rows("heads", run_id) > 0) {
+    counts.heads = export_query(store,
+                                "SELECT layer, feature, method, head_layer, head, score FROM heads WHERE run_id = ? "
+                                "ORDER BY layer, feature, method, head_layer, head",
+                                run_id, (dir / "heads.csv").string());
+  }
+
+  const auto patching = store.patching(run_id);
+  if (!patching.empty()) {
+    CsvFile csv((dir / "patching.csv").string());
+    csv.row({"layer", "feature", "spearman_a", "spearman_b"});
+    for (const auto& p : patching) {
+      csv.row({std::to_string(p.layer), std::to_string(p.feature), number(p.spearman_a), number(p.spearman_b)});
+      ++counts.patching;
+    }
+    csv.commit();
+  }
+
+  const auto ablation = store.ablations(run_id);
+  if (!ablation.empty()) {
+    CsvFile csv((dir / "ablation.csv").string());
+    csv.row({"layer", "feature", "d_vsr_acc", "d_vsr_prob", "d_vqa_acc", "d_ctrl", "vsr_or", "n_samples", "relations"});
+    for (const auto& r : ablation) {
+      csv.row({std::to_string(r.layer), std::to_string(r.feature), number(r.d_vsr_acc), number(r.d_vsr_prob),
+               number(r.d_vqa_acc), number(r.d_ctrl), number(r.vsr_or), std::to_string(r.n_samples),
+               join(r.relations, ", ")});
+      ++counts.ablation;
+    }
+    csv.commit();
+    AtomicWriter md((dir / "ablation.md").string());
+    md.write(ablation_markdown(ablation, run_id));
+    md.commit();
   }
   return counts;
 }

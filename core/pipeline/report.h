@@ -11,6 +11,13 @@
 //                 stage), skills in the shift stage's order; selected is empty until the
 //                 lexical stage ran; top_relations = the topk stage's top relations
 //                 (OR > 1, highest first, at most stages.topk.top_relations) joined by ';'
+// and, only when the run has such rows (stages attrib and ablate):
+//   heads.csv     layer,feature,method,head_layer,head,score   (method A, B or exact)
+//   patching.csv  layer,feature,spearman_a,spearman_b
+//   ablation.csv  layer,feature,d_vsr_acc,d_vsr_prob,d_vqa_acc,d_ctrl,vsr_or,n_samples,
+//                 relations   (accuracies in points; relations joined with ", ")
+//   ablation.md   the paper's Table 1 (the features with the largest VSR accuracy drop)
+//                 and Table 2 (every feature, dCtrl with its spread over seeds) in Markdown
 // Empty fields are values not computed (NaN / NULL). Numbers are written in shortest
 // round-trip form.
 #pragma once
@@ -55,9 +62,13 @@ std::string format_summary(const RunSummary& summary);
 
 struct ReportCounts {
   int64_t features = 0, fvu = 0, sweep = 0, layers = 0, skill_features = 0;  // data rows written per file
+  int64_t heads = 0, patching = 0, ablation = 0;  // 0: the file was not written
 };
 
-// Writes the five CSV files into `out_dir` (created when missing), atomically each.
+// Rows of Table 1 in ablation.md.
+constexpr int kAblationTable1Rows = 10;
+
+// Writes the files above into `out_dir` (created when missing), atomically each.
 ReportCounts write_report(Store& store, int64_t run_id, const std::string& out_dir);
 
 }  // namespace sightline

@@ -50,5 +50,10 @@ StageDefinition diff_stage_definition();
 StageDefinition shift_stage_definition();
 StageDefinition topk_stage_definition();
 StageDefinition lexical_stage_definition();
+// Stages 4 and 5 (stage_attrib.cpp, stage_ablate.cpp). Both read the "spatial" selection
+// and the top samples the topk stage writes, so they are listed in stage_definitions()
+// together with it.
+StageDefinition attrib_stage_definition();
+StageDefinition ablate_stage_definition();
 
 }  // namespace sightline

@@ -45,8 +45,36 @@
 //     topk stage's positions, default text); token_acts = one value per prompt id except
 //     the image marker (BOS 0); patch_acts = one per image position, row-major patch grid.
 //     sample_id is the PromptItem id of the dataset (PipelineContext::dataset(kEval / kVsr)).
+// Stages 4 and 5 (attrib, ablate) read:
+//   selection "spatial"          the skill features (skills stage)
+//   samples (top activations)    a feature's top samples (topk stage), rank 0 strongest;
+//                                dataset "vqa" = the eval split (VQA questions), "vsr" =
+//                                the VSR split; sample_id = the item's PromptItem::sample_id
+//   features column vsr_or       Stage 3's VSR odds ratio (ablate passes it through)
+// and write:
+//   heads (attrib)      per spatial feature (layer, feature), method "A" / "B" (attribution
+//                       patching, mean over its top samples) and "exact" (activation
+//                       patching, noising: obj(clean, head <- corrupt) - obj(clean), the
+//                       counterpart of A), one row per head of layers 0..layer
+//   patching (attrib)   Spearman of A vs exact and of B vs exact (denoising when run, else
+//                       -noising), per feature; only when exact patching ran
+//   tensors (attrib):
+//     "attrib/mean_image_embedding" -> safetensors: "mean" float64 [P, D] (per_position) or
+//         [D] (global); metadata mode, images (the corrupt run's layer-0 image embedding)
+//     "attn/L{layer}/F{feature}"    -> safetensors, the explorer's overlays on the feature's
+//         top samples: "top_heads" / "bottom_heads" int64 [K, 2] (head_layer, head; ranked
+//         by |score| of the overlay method, strongest / weakest first), "top_grids" /
+//         "bottom_grids" float32 [K, N, g, g] (attention from the question's text positions
+//         onto image patch r * g + c), "top_image_mass" / "bottom_image_mass" float64
+//         [K, N], "ranks" int64 [N] (the samples' top-activation ranks), "samples" in the
+//         metadata (JSON list of {dataset, sample_id}); the TensorRef shape is top_grids'
+//   ablation (ablate)   one row per spatial feature; accuracies in points, relations the
+//                       VSR subset's relations ([] = no top sample had one: the whole VSR
+//                       split); seed_spread_json: seeds, d_ctrl_seeds, d_ctrl_std, the
+//                       per-seed control features, and the baseline / ablated accuracies
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace sightline::store_keys {
@@ -86,10 +114,22 @@ inline std::string skill_metric_key(const std::string& skill, const std::string&
 inline std::string candidates_selection(const std::string& skill) { return skill + kCandidatesSuffix; }
 // "vsr_or:<relation>"
 inline std::string vsr_relation_key(const std::string& relation) { return kVsrOrPrefix + relation; }
+inline constexpr const char* kSpatialSelection = "spatial";
+inline constexpr const char* kDatasetVqa = "vqa";
+inline constexpr const char* kDatasetVsr = "vsr";
+inline constexpr const char* kMethodA = "A";
+inline constexpr const char* kMethodB = "B";
+inline constexpr const char* kMethodExact = "exact";
+inline constexpr const char* kMeanImageEmbedding = "attrib/mean_image_embedding";
 
 // "sae/L{layer}/{regime}"
 inline std::string sae_tensor_key(int layer, const std::string& regime) {
   return "sae/L" + std::to_string(layer) + "/" + regime;
+}
+
+// "attn/L{layer}/F{feature}"
+inline std::string attention_tensor_key(int layer, int64_t feature) {
+  return "attn/L" + std::to_string(layer) + "/F" + std::to_string(feature);
 }
 
 }  // namespace sightline::store_keys
