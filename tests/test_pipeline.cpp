@@ -153,7 +153,7 @@ TEST(PipelineOptions, OverridesMergeAndTyposAreErrors) {
 
 TEST(PipelineStages, ClosureAddsDependenciesInOrder) {
   EXPECT_EQ(stage_closure({"diff"}), (std::vector<std::string>{"adapt", "diff"}));
-  EXPECT_EQ(stage_closure({}), (std::vector<std::string>{"adapt", "diff", "shift", "topk", "lexical", "attrib", "ablate"}));
+  EXPECT_EQ(stage_closure({}), (std::vector<std::string>{"adapt", "diff", "shift", "topk", "lexical", "autointerp", "attrib", "ablate"}));
   EXPECT_EQ(stage_closure({"ablate"}), (std::vector<std::string>{"adapt", "diff", "shift", "topk", "lexical", "ablate"}));
   EXPECT_EQ(stage_closure({"lexical"}), (std::vector<std::string>{"adapt", "diff", "shift", "topk", "lexical"}));
   EXPECT_EQ(stage_closure({"shift"}), (std::vector<std::string>{"adapt", "diff", "shift"}));

@@ -6,7 +6,8 @@
 // the stored rows, an independent recomputation of one feature, the overlay file and the
 // report files. Also: the two stages' options.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <fmt/format.h>
 

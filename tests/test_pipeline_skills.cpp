@@ -4,7 +4,8 @@
 // the spatial set and how its members fire on the world's spatial questions versus the
 // others are printed (measured, not asserted: a micro world may yield few features).
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <cstdio>

@@ -3,7 +3,8 @@
 // split of a sequence's activations into tokens and patches, the merge of top-sample
 // lists, the lexical decision and the skill settings.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <fstream>

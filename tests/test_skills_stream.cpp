@@ -2,7 +2,8 @@
 // samples equal a direct item-by-item computation; the lexical filter drops a feature
 // built to fire only on a cue word and keeps one that fires whatever the prompt.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <set>

@@ -16,6 +16,7 @@ const std::vector<StageDefinition>& stage_definitions() {
       shift_stage_definition(),
       topk_stage_definition(),
       lexical_stage_definition(),
+      autointerp_stage_definition(),
       attrib_stage_definition(),
       ablate_stage_definition(),
   };

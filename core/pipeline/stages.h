@@ -55,5 +55,6 @@ StageDefinition lexical_stage_definition();
 // together with it.
 StageDefinition attrib_stage_definition();
 StageDefinition ablate_stage_definition();
+StageDefinition autointerp_stage_definition();
 
 }  // namespace sightline

@@ -72,6 +72,12 @@
 //                       VSR subset's relations ([] = no top sample had one: the whole VSR
 //                       split); seed_spread_json: seeds, d_ctrl_seeds, d_ctrl_std, the
 //                       per-seed control features, and the baseline / ablated accuracies
+// autointerp (optional; skipped without an endpoint): extras autointerp_f1,
+//   autointerp_precision, autointerp_recall for the features of the "spatial" and "ocr"
+//   selections whose validation completed. The store has no per-feature text, so the
+//   descriptions, the examples shown and the validation answers go to a JSON file in the
+//   run's folder (format: core/pipeline/stage_autointerp.cpp); the stage's result_json
+//   field "results_file" holds its path, relative to the store file's folder.
 #pragma once
 
 #include <cstdint>
@@ -121,6 +127,10 @@ inline constexpr const char* kMethodA = "A";
 inline constexpr const char* kMethodB = "B";
 inline constexpr const char* kMethodExact = "exact";
 inline constexpr const char* kMeanImageEmbedding = "attrib/mean_image_embedding";
+inline constexpr const char* kAutointerpF1 = "autointerp_f1";
+inline constexpr const char* kAutointerpPrecision = "autointerp_precision";
+inline constexpr const char* kAutointerpRecall = "autointerp_recall";
+inline constexpr const char* kAutointerpResultsFile = "results_file";  // a field of the stage's result_json
 
 // "sae/L{layer}/{regime}"
 inline std::string sae_tensor_key(int layer, const std::string& regime) {
