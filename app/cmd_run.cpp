@@ -15,6 +15,7 @@
 #include "core/pipeline/options.h"
 #include "core/pipeline/pipeline.h"
 #include "core/pipeline/report.h"
+#include "core/pipeline/report_figures.h"
 #include "core/pipeline/stages.h"
 
 namespace fs = std::filesystem;
@@ -213,11 +214,15 @@ void register_report(CLI::App& app, Action& action) {
         }
       }
       const ReportCounts c = write_report(store, id, *out);
-      std::printf(
-          "run %lld -> %s: features.csv (%lld rows), fvu.csv (%lld), sweep.csv (%lld), layers.csv (%lld), "
-          "skill_features.csv (%lld)\n",
-          static_cast<long long>(id), out->c_str(), static_cast<long long>(c.features), static_cast<long long>(c.fvu),
-          static_cast<long long>(c.sweep), static_cast<long long>(c.layers), static_cast<long long>(c.skill_features));
+      std::string line = fmt::format(
+          "run {} -> {}: features.csv ({} rows), fvu.csv ({}), sweep.csv ({}), layers.csv ({}), skill_features.csv ({})",
+          id, *out, c.features, c.fvu, c.sweep, c.layers, c.skill_features);
+      if (c.heads) line += fmt::format(", heads.csv ({})", c.heads);
+      if (c.patching) line += fmt::format(", patching.csv ({})", c.patching);
+      if (c.ablation) line += fmt::format(", ablation.csv and ablation.md ({})", c.ablation);
+      const auto figures = write_report_figures(store, id, *out);
+      if (!figures.empty()) line += fmt::format("; figures: {}", fmt::join(figures, ", "));
+      std::printf("%s\n", line.c_str());
     };
   });
 }
