@@ -11,7 +11,7 @@
 namespace sightline {
 namespace {
 
-std::string write_text(const std::string& dir, const std::string& name, const std::string& text) {
+std::string vsr_write_text(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string path = dir + "/" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
@@ -91,7 +91,7 @@ TEST(DataVsr, MetaCategoriesFromRealFile) {
 
 TEST(DataVsr, ValidatorIdsAsStringsOrLists) {
   const std::string dir = test::scratch_dir("vsr-ids");
-  const std::string path = write_text(
+  const std::string path = vsr_write_text(
       dir, "raw.jsonl",
       "{\"image\": \"a.jpg\", \"caption\": \"The cat is near the dog.\", \"label\": 1, \"relation\": \"near\", "
       "\"annotator_id\": 3, \"vote_true_validator_id\": [4, 5], \"vote_false_validator_id\": \"[7]\"}\n"
@@ -115,7 +115,7 @@ TEST(DataVsr, BadLinesNameFileLineAndField) {
   const std::string good =
       "{\"image\": \"a.jpg\", \"caption\": \"c\", \"label\": 1, \"relation\": \"near\"}\n";
   const auto expect_error = [&](const std::string& name, const std::string& second_line, const std::string& field) {
-    const std::string path = write_text(dir, name, good + second_line + "\n");
+    const std::string path = vsr_write_text(dir, name, good + second_line + "\n");
     try {
       read_vsr_jsonl(path);
       ADD_FAILURE() << "no error for " << name;
@@ -138,7 +138,7 @@ TEST(DataVsr, BadLinesNameFileLineAndField) {
                "\"reference_frame\": \"x\"}",
                "reference_frame");
   // Syntax errors are reported by the jsonl reader with the line number.
-  const std::string path = write_text(dir, "syntax.jsonl", good + "{not json\n");
+  const std::string path = vsr_write_text(dir, "syntax.jsonl", good + "{not json\n");
   try {
     read_vsr_jsonl(path);
     ADD_FAILURE() << "no error for a syntax error";
@@ -189,7 +189,7 @@ TEST(DataVsr, WriteReadRoundTrip) {
 TEST(DataVsr, MetaCategoryFileErrors) {
   const std::string dir = test::scratch_dir("vsr-cat");
   EXPECT_THROW(read_vsr_relation_categories(dir + "/absent.txt"), Error);
-  const std::string bad = write_text(dir, "bad.txt", "Projective: left of\nno colon here\n");
+  const std::string bad = vsr_write_text(dir, "bad.txt", "Projective: left of\nno colon here\n");
   try {
     read_vsr_relation_categories(bad);
     ADD_FAILURE();

@@ -32,7 +32,7 @@ ImageU8 pattern(int w, int h) {
   return image;
 }
 
-ImageU8 random_image(int w, int h, uint32_t seed) {
+ImageU8 resize_random_image(int w, int h, uint32_t seed) {
   std::mt19937 rng(seed);
   ImageU8 image;
   image.width = w;
@@ -134,7 +134,7 @@ TEST(ImageResize, MatchesFloat64ReferenceWithinOneUnit) {
   int64_t off_by_one = 0, total = 0;
   for (const auto& k : cases) {
     for (int kind = 0; kind < 2; ++kind) {
-      const ImageU8 src = kind == 0 ? random_image(k.in_w, k.in_h, 17u + k.in_w) : pattern(k.in_w, k.in_h);
+      const ImageU8 src = kind == 0 ? resize_random_image(k.in_w, k.in_h, 17u + k.in_w) : pattern(k.in_w, k.in_h);
       const ImageU8 got = resize_bicubic(src, k.out_w, k.out_h);
       const ImageU8 ref = reference_resize(src, k.out_w, k.out_h);
       ASSERT_EQ(got.width, k.out_w);
@@ -154,7 +154,7 @@ TEST(ImageResize, MatchesFloat64ReferenceWithinOneUnit) {
 }
 
 TEST(ImageResize, SameSizeIsIdentity) {
-  const ImageU8 src = random_image(29, 17, 5);
+  const ImageU8 src = resize_random_image(29, 17, 5);
   const ImageU8 out = resize_bicubic(src, 29, 17);
   EXPECT_EQ(out.width, 29);
   EXPECT_EQ(out.height, 17);
@@ -162,7 +162,7 @@ TEST(ImageResize, SameSizeIsIdentity) {
 }
 
 TEST(ImageResize, ConstantImageStaysConstant) {
-  ImageU8 src = random_image(23, 31, 3);
+  ImageU8 src = resize_random_image(23, 31, 3);
   for (size_t i = 0; i < src.rgb.size(); i += 3) {
     src.rgb[i] = 122;
     src.rgb[i + 1] = 116;

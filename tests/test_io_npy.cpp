@@ -25,7 +25,7 @@ namespace {
 
 
 
-bool bit_equal(const at::Tensor& a, const at::Tensor& b) {
+bool npy_bit_equal(const at::Tensor& a, const at::Tensor& b) {
   if (a.scalar_type() != b.scalar_type() || a.sizes() != b.sizes()) return false;
   const at::Tensor ca = a.contiguous(), cb = b.contiguous();
   return ca.nbytes() == cb.nbytes() && std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0;
@@ -81,7 +81,7 @@ TEST_F(NpyTest, RoundTripEveryDtypeBitExact) {
     EXPECT_EQ((10 + header_len) % 64, 0u);
     EXPECT_EQ(bytes[6], '\x01');  // v1.0
     const at::Tensor back = read_npy(p);
-    EXPECT_TRUE(bit_equal(back, tensors[i])) << back << tensors[i];
+    EXPECT_TRUE(npy_bit_equal(back, tensors[i])) << back << tensors[i];
   }
 }
 

@@ -30,7 +30,7 @@ using namespace sightline;
 
 namespace {
 
-std::string micro_world() {
+std::string skills_micro_world() {
   const char* env = std::getenv("SIGHTLINE_MICRO_WORLD");
   return env && fs::exists(fs::path(env) / "manifest.json") ? std::string(env) : std::string();
 }
@@ -44,7 +44,7 @@ PipelineOptions skill_options() {
                          "train": {"batch_size": 256, "lr": 1e-3, "warmup_steps": 5, "eval_every_tokens": 1000,
                                    "shuffle_buffer_mb": 0.5, "dead_window_tokens": 20000}},
                "diff": {"regime": "text"}}})");
-  j["source"]["world"] = micro_world();
+  j["source"]["world"] = skills_micro_world();
   return pipeline_options_from_json(j, "skills test config");
 }
 
@@ -56,7 +56,7 @@ PipelineRunOptions skill_run(const std::string& db) {
   return r;
 }
 
-std::string first_line(const std::string& path) {
+std::string skills_first_line(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   std::getline(in, line);
@@ -66,7 +66,7 @@ std::string first_line(const std::string& path) {
 }  // namespace
 
 TEST(PipelineSkills, ShiftTopkLexicalEndToEndOnTheMicroWorld) {
-  if (micro_world().empty()) GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world: skipping";
+  if (skills_micro_world().empty()) GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world: skipping";
   torch::set_num_threads(1);
   const std::string dir = test::scratch_dir("pipeline-skills");
   const std::string db = dir + "/run.db";
@@ -177,7 +177,7 @@ TEST(PipelineSkills, ShiftTopkLexicalEndToEndOnTheMicroWorld) {
 
   // Report: one skill_features.csv row per candidate of each skill.
   const ReportCounts counts = write_report(store, run, dir + "/report");
-  EXPECT_EQ(first_line(dir + "/report/skill_features.csv"),
+  EXPECT_EQ(skills_first_line(dir + "/report/skill_features.csv"),
             "layer,feature,skill,p_base,p_skill,dp,odds_ratio,lexical_pass,adapted,selected,top_relations");
   EXPECT_EQ(counts.skill_features, static_cast<int64_t>(candidates["spatial"].size() + candidates["ocr"].size()));
   const std::string summary = format_summary(run_summary(store, run));

@@ -30,15 +30,15 @@ using ::testing::HasSubstr;
 
 namespace {
 
-constexpr int64_t kD = 16, kF = 64;
+constexpr int64_t kIoD = 16, kIoF = 64;
 
 // The release's hyperparams.json keys (FORMATS.md), plus training keys a loader must ignore.
 nlohmann::json release_hyperparams(const std::string& act_fn, double norm_in, double norm_out) {
   return {{"hook_point_in", "blocks.5.hook_resid_post"},
           {"hook_point_out", "blocks.5.hook_resid_post"},
-          {"d_model", kD},
-          {"d_sae", kF},
-          {"expansion_factor", kF / kD},
+          {"d_model", kIoD},
+          {"d_sae", kIoF},
+          {"expansion_factor", kIoF / kIoD},
           {"act_fn", act_fn},
           {"jump_relu_threshold", 0.35546875},
           {"norm_activation", "dataset-wise"},
@@ -58,10 +58,10 @@ std::string write_release(const std::string& tag, const nlohmann::json& hyperpar
   const std::string dir = test::scratch_dir(tag);
   fs::create_directories(fs::path(dir) / "checkpoints");
   torch::manual_seed(seed);
-  const auto w_enc = (torch::randn({kF, kD}) * 0.3).to(torch::kBFloat16);
-  const auto b_enc = (torch::randn({kF}) * 0.5).to(torch::kBFloat16);
-  const auto w_dec = (torch::randn({kD, kF}) / 4 * (torch::rand({1, kF}) * 3 + 0.2)).to(torch::kBFloat16);
-  const auto b_dec = (torch::randn({kD}) * 0.7).to(torch::kBFloat16);
+  const auto w_enc = (torch::randn({kIoF, kIoD}) * 0.3).to(torch::kBFloat16);
+  const auto b_enc = (torch::randn({kIoF}) * 0.5).to(torch::kBFloat16);
+  const auto w_dec = (torch::randn({kIoD, kIoF}) / 4 * (torch::rand({1, kIoF}) * 3 + 0.2)).to(torch::kBFloat16);
+  const auto b_dec = (torch::randn({kIoD}) * 0.7).to(torch::kBFloat16);
   save_safetensors(dir + "/checkpoints/final.safetensors",
                    {{"encoder.weight", w_enc}, {"encoder.bias", b_enc}, {"decoder.weight", w_dec}, {"decoder.bias", b_dec}});
   write_json_file(dir + "/hyperparams.json", hyperparams);
@@ -74,19 +74,19 @@ RefSae reference_recipe(const std::string& dir, double norm_in, double norm_out,
   const SafetensorsFile file(dir + "/checkpoints/final.safetensors");
   RefSae r = RefSae::from(file.load("encoder.weight"), file.load("encoder.bias"), file.load("decoder.weight"),
                           file.load("decoder.bias"), {});
-  const double s_in = std::sqrt(double(kD)) / norm_in, s_out = std::sqrt(double(kD)) / norm_out;
+  const double s_in = std::sqrt(double(kIoD)) / norm_in, s_out = std::sqrt(double(kIoD)) / norm_out;
   for (auto& v : r.be) v /= s_in;
   for (auto& v : r.bd) v /= s_out;
   for (auto& v : r.wd) v *= s_in / s_out;
-  for (int64_t j = 0; j < kF; ++j) {
+  for (int64_t j = 0; j < kIoF; ++j) {
     double n = 0;
-    for (int64_t i = 0; i < kD; ++i) n += r.wd[i * kF + j] * r.wd[i * kF + j];
+    for (int64_t i = 0; i < kIoD; ++i) n += r.wd[i * kIoF + j] * r.wd[i * kIoF + j];
     n = std::sqrt(n);
-    for (int64_t i = 0; i < kD; ++i) r.wd[i * kF + j] /= n;
-    for (int64_t i = 0; i < kD; ++i) r.we[j * kD + i] *= n;
+    for (int64_t i = 0; i < kIoD; ++i) r.wd[i * kIoF + j] /= n;
+    for (int64_t i = 0; i < kIoD; ++i) r.we[j * kIoD + i] *= n;
     r.be[j] *= n;
   }
-  r.th.assign(kF, threshold);
+  r.th.assign(kIoF, threshold);
   return r;
 }
 
@@ -100,17 +100,17 @@ void expect_matches_recipe(const Sae& sae, const RefSae& ref, const at::Tensor& 
     const auto pre = ref.pre(row_of(x, n));
     const auto f = topk ? RefSae::topk(pre, k) : ref.jumprelu(pre);
     const auto got = row_of(h, n);
-    for (int64_t j = 0; j < kF; ++j) {
+    for (int64_t j = 0; j < kIoF; ++j) {
       if (!topk && std::abs(pre[j] - ref.th[j]) < 1e-4) continue;
       EXPECT_NEAR(got[j], f[j], 2e-5 * std::max(1.0, std::abs(f[j]))) << "row " << n << " feature " << j;
       active += f[j] > 0;
     }
     const auto xh = ref.decode(f);
     const auto got_hat = row_of(x_hat, n);
-    for (int64_t i = 0; i < kD; ++i) EXPECT_NEAR(got_hat[i], xh[i], 1e-4 * std::max(1.0, std::abs(xh[i])));
+    for (int64_t i = 0; i < kIoD; ++i) EXPECT_NEAR(got_hat[i], xh[i], 1e-4 * std::max(1.0, std::abs(xh[i])));
   }
   EXPECT_GT(active, x.size(0));  // some features fire...
-  EXPECT_LT(active, x.size(0) * kF * 3 / 4);  // ...and many do not
+  EXPECT_LT(active, x.size(0) * kIoF * 3 / 4);  // ...and many do not
 }
 
 }  // namespace
@@ -122,16 +122,16 @@ TEST_P(LlamaScopeNorms, JumpReluReleaseEncodesAsTheRecipe) {
   const auto dir = write_release("llamascope", release_hyperparams("jumprelu", norm_in, norm_out));
   const Sae sae = load_sae(dir);
   EXPECT_EQ(sae.variant(), SaeVariant::JumpReLU);
-  EXPECT_EQ(sae.d_model(), kD);
-  EXPECT_EQ(sae.d_sae(), kF);
+  EXPECT_EQ(sae.d_model(), kIoD);
+  EXPECT_EQ(sae.d_sae(), kIoF);
   EXPECT_EQ(sae.config().k, 6);
   EXPECT_EQ(sae.config().hook_point, "blocks.5.hook_resid_post");
   EXPECT_EQ(sae.config().hook_point_out, "");
   EXPECT_EQ(sae.dtype(), "float32");
-  EXPECT_TRUE(torch::allclose(sae.w_dec().norm(2, {0}), torch::ones({kF}), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(sae.w_dec().norm(2, {0}), torch::ones({kIoF}), 1e-5, 1e-5));
   const RefSae ref = reference_recipe(dir, norm_in, norm_out, 0.35546875);
   torch::manual_seed(9);
-  const auto x = torch::randn({24, kD}) * 2.5;
+  const auto x = torch::randn({24, kIoD}) * 2.5;
   expect_matches_recipe(sae, ref, x, false, 0);
 }
 
@@ -144,7 +144,7 @@ TEST(LlamaScope, TopKAndReluActFns) {
   const Sae topk = load_llama_scope_sae(dir);
   EXPECT_EQ(topk.variant(), SaeVariant::TopK);
   torch::manual_seed(4);
-  const auto x = torch::randn({10, kD}) * 2.5;
+  const auto x = torch::randn({10, kIoD}) * 2.5;
   expect_matches_recipe(topk, reference_recipe(dir, 9.0, 9.0, 0.0), x, true, 6);
 
   hp["act_fn"] = "relu";
@@ -164,18 +164,18 @@ TEST(LlamaScope, DecoderBiasBeforeTheEncoderIsFolded) {
   const SafetensorsFile file(dir + "/checkpoints/final.safetensors");
   RefSae raw = RefSae::from(file.load("encoder.weight"), file.load("encoder.bias"), file.load("decoder.weight"),
                             file.load("decoder.bias"), {});
-  const double s = std::sqrt(double(kD)) / 6.0;
+  const double s = std::sqrt(double(kIoD)) / 6.0;
   torch::manual_seed(8);
-  const auto x = torch::randn({6, kD}) * 2;
+  const auto x = torch::randn({6, kIoD}) * 2;
   for (int64_t n = 0; n < 6; ++n) {
     auto xr = row_of(x, n);
-    for (int64_t i = 0; i < kD; ++i) xr[i] = s * xr[i] - raw.bd[i];
+    for (int64_t i = 0; i < kIoD; ++i) xr[i] = s * xr[i] - raw.bd[i];
     const auto f_stored = RefSae::relu(raw.pre(xr));  // normalised units, stored decoder
     // Decoded and mapped back to raw units: x_hat = (W_dec f + b_dec) / s.
     auto xh = raw.decode(f_stored);
     for (auto& v : xh) v /= s;
     const auto got = row_of(sae.reconstruct(x), n);
-    for (int64_t i = 0; i < kD; ++i) EXPECT_NEAR(got[i], xh[i], 1e-4 * std::max(1.0, std::abs(xh[i])));
+    for (int64_t i = 0; i < kIoD; ++i) EXPECT_NEAR(got[i], xh[i], 1e-4 * std::max(1.0, std::abs(xh[i])));
   }
 }
 
@@ -185,15 +185,15 @@ class RoundTrip : public ::testing::TestWithParam<SaeVariant> {};
 Sae some_sae(SaeVariant v) {
   SaeConfig c;
   c.variant = v;
-  c.d_model = kD;
-  c.d_sae = kF;
+  c.d_model = kIoD;
+  c.d_sae = kIoF;
   c.k = 4;
   c.l1_coefficient = 0.25;
   c.jumprelu_bandwidth = 0.05;
   c.hook_point = "blocks.2.hook_resid_post";
   torch::manual_seed(31);
-  return Sae(c, torch::randn({kF, kD}) * 0.4, torch::randn({kF}) * 0.1,
-             torch::randn({kD, kF}) * (torch::rand({1, kF}) + 0.5), torch::randn({kD}), torch::rand({kF}) * 0.5);
+  return Sae(c, torch::randn({kIoF, kIoD}) * 0.4, torch::randn({kIoF}) * 0.1,
+             torch::randn({kIoD, kIoF}) * (torch::rand({1, kIoF}) + 0.5), torch::randn({kIoD}), torch::rand({kIoF}) * 0.5);
 }
 
 TEST_P(RoundTrip, LlamaScopeSaveLoadReproducesEncode) {
@@ -201,7 +201,7 @@ TEST_P(RoundTrip, LlamaScopeSaveLoadReproducesEncode) {
   Sae unit = sae.clone();
   unit.normalize_decoder();
   torch::manual_seed(32);
-  const auto x = torch::randn({16, kD}) * 2;
+  const auto x = torch::randn({16, kIoD}) * 2;
   const auto dir = test::scratch_dir("ls-roundtrip");
   save_llama_scope_sae(sae, dir);
   const Sae back = load_sae(dir);
@@ -236,13 +236,13 @@ TEST_P(RoundTrip, SaeLensSaveLoadReproducesEncode) {
   Sae unit = sae.clone();
   unit.normalize_decoder();
   torch::manual_seed(33);
-  const auto x = torch::randn({16, kD}) * 2;
+  const auto x = torch::randn({16, kIoD}) * 2;
   const auto dir = test::scratch_dir("saelens-roundtrip");
   save_saelens_sae(sae, dir);
   EXPECT_EQ(detect_sae_format(dir), SaeFormat::SaeLens);
   const SafetensorsFile file(dir + "/sae_weights.safetensors");
-  EXPECT_EQ(file.entry("W_enc").shape, (std::vector<int64_t>{kD, kF}));
-  EXPECT_EQ(file.entry("W_dec").shape, (std::vector<int64_t>{kF, kD}));
+  EXPECT_EQ(file.entry("W_enc").shape, (std::vector<int64_t>{kIoD, kIoF}));
+  EXPECT_EQ(file.entry("W_dec").shape, (std::vector<int64_t>{kIoF, kIoD}));
   EXPECT_EQ(file.contains("threshold"), GetParam() == SaeVariant::JumpReLU);
   const Sae back = load_sae(dir);
   EXPECT_EQ(back.variant(), GetParam());
@@ -261,13 +261,13 @@ TEST(SaeLens, HandWrittenJumpReluFileBehavesAsSaeLensDoes) {
   // x_hat = f W_dec + b_dec, with decoder rows of any norm.
   const auto dir = test::scratch_dir("saelens-hand");
   torch::manual_seed(41);
-  const auto W_enc = torch::randn({kD, kF}) * 0.4, W_dec = torch::randn({kF, kD}) * (torch::rand({kF, 1}) * 2 + 0.3);
-  const auto b_enc = torch::randn({kF}) * 0.2, b_dec = torch::randn({kD}) * 0.5, threshold = torch::rand({kF}) * 0.6;
+  const auto W_enc = torch::randn({kIoD, kIoF}) * 0.4, W_dec = torch::randn({kIoF, kIoD}) * (torch::rand({kIoF, 1}) * 2 + 0.3);
+  const auto b_enc = torch::randn({kIoF}) * 0.2, b_dec = torch::randn({kIoD}) * 0.5, threshold = torch::rand({kIoF}) * 0.6;
   save_safetensors(dir + "/sae_weights.safetensors",
                    {{"W_enc", W_enc}, {"W_dec", W_dec}, {"b_enc", b_enc}, {"b_dec", b_dec}, {"threshold", threshold}});
   write_json_file(dir + "/cfg.json", {{"architecture", "jumprelu"},
-                                      {"d_in", kD},
-                                      {"d_sae", kF},
+                                      {"d_in", kIoD},
+                                      {"d_sae", kIoF},
                                       {"apply_b_dec_to_input", true},
                                       {"normalize_activations", "none"},
                                       {"metadata", {{"hook_name", "blocks.7.hook_resid_post"}}},
@@ -277,37 +277,37 @@ TEST(SaeLens, HandWrittenJumpReluFileBehavesAsSaeLensDoes) {
   EXPECT_EQ(sae.config().hook_point, "blocks.7.hook_resid_post");
   const RefSae ref = RefSae::from(W_enc.t(), b_enc, W_dec.t(), b_dec, threshold);
   const auto norms = ref.decoder_norms();
-  const auto x = torch::randn({12, kD}) * 2;
+  const auto x = torch::randn({12, kIoD}) * 2;
   const auto h = sae.encode(x), x_hat = sae.reconstruct(x);
   int64_t active = 0;
   for (int64_t n = 0; n < 12; ++n) {
     auto xr = row_of(x, n);
-    for (int64_t i = 0; i < kD; ++i) xr[i] -= ref.bd[i];
+    for (int64_t i = 0; i < kIoD; ++i) xr[i] -= ref.bd[i];
     const auto f = ref.jumprelu(ref.pre(xr));
     const auto got = row_of(h, n);
     // Loaded activations are in residual units: SAELens's f times its decoder row norm.
-    for (int64_t j = 0; j < kF; ++j) {
+    for (int64_t j = 0; j < kIoF; ++j) {
       EXPECT_NEAR(got[j], f[j] * norms[j], 1e-4 * std::max(1.0, f[j] * norms[j]));
       active += f[j] > 0;
     }
     const auto xh = ref.decode(f);
     const auto got_hat = row_of(x_hat, n);
-    for (int64_t i = 0; i < kD; ++i) EXPECT_NEAR(got_hat[i], xh[i], 1e-4 * std::max(1.0, std::abs(xh[i])));
+    for (int64_t i = 0; i < kIoD; ++i) EXPECT_NEAR(got_hat[i], xh[i], 1e-4 * std::max(1.0, std::abs(xh[i])));
   }
   EXPECT_GT(active, 12);
 }
 
 TEST(SaeLens, TopKWithNonUnitDecoderRowsIsRefused) {
   const auto dir = test::scratch_dir("saelens-topk");
-  save_safetensors(dir + "/sae_weights.safetensors", {{"W_enc", torch::randn({kD, kF})},
-                                                      {"W_dec", torch::randn({kF, kD}) * 3},
-                                                      {"b_enc", torch::zeros({kF})},
-                                                      {"b_dec", torch::zeros({kD})}});
+  save_safetensors(dir + "/sae_weights.safetensors", {{"W_enc", torch::randn({kIoD, kIoF})},
+                                                      {"W_dec", torch::randn({kIoF, kIoD}) * 3},
+                                                      {"b_enc", torch::zeros({kIoF})},
+                                                      {"b_dec", torch::zeros({kIoD})}});
   write_json_file(dir + "/cfg.json", {{"architecture", "standard"},
                                       {"activation_fn_str", "topk"},
                                       {"activation_fn_kwargs", {{"k", 8}}},
-                                      {"d_in", kD},
-                                      {"d_sae", kF}});
+                                      {"d_in", kIoD},
+                                      {"d_sae", kIoF}});
   EXPECT_THAT(error_of([&] { load_sae(dir); }), AllOf(HasSubstr(dir + "/sae_weights.safetensors"), HasSubstr("W_dec")));
 }
 
@@ -369,7 +369,7 @@ TEST(LlamaScopeErrors, ShapeDisagreesWithHyperparams) {
   EXPECT_THAT(error_of([&] { load_sae(dir); }),
               AllOf(HasSubstr(dir + "/checkpoints/final.safetensors"), HasSubstr("encoder.weight"),
                     HasSubstr("[64, 16]"), HasSubstr("[64, 12]")));
-  hp["d_model"] = kD;
+  hp["d_model"] = kIoD;
   hp["d_sae"] = 32;
   write_json_file(dir + "/hyperparams.json", hp);
   EXPECT_THAT(error_of([&] { load_sae(dir); }), AllOf(HasSubstr("encoder.weight"), HasSubstr("[32, 16]")));
@@ -428,16 +428,16 @@ TEST(SaeNpy, EncodeAndDecodeFiles) {
   const Sae sae = load_sae(dir);
   const auto work = test::scratch_dir("npy-io");
   torch::manual_seed(12);
-  const auto x = torch::randn({37, kD}).to(torch::kFloat64) * 2;  // float64 input is accepted
+  const auto x = torch::randn({37, kIoD}).to(torch::kFloat64) * 2;  // float64 input is accepted
   write_npy(work + "/x.npy", x);
   const auto shape = encode_npy_file(sae, dir, work + "/x.npy", work + "/f.npy", 8);
-  EXPECT_EQ(shape, (std::vector<int64_t>{37, kF}));
+  EXPECT_EQ(shape, (std::vector<int64_t>{37, kIoF}));
   const auto f = read_npy(work + "/f.npy");
   EXPECT_EQ(f.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::allclose(f, sae.encode(x.to(torch::kFloat32)), 1e-6, 1e-6));
   decode_npy_file(sae, dir, work + "/f.npy", work + "/x_hat.npy", 5);
   const auto x_hat = read_npy(work + "/x_hat.npy");
-  EXPECT_EQ(x_hat.sizes(), (std::vector<int64_t>{37, kD}));
+  EXPECT_EQ(x_hat.sizes(), (std::vector<int64_t>{37, kIoD}));
   EXPECT_TRUE(torch::allclose(x_hat, sae.decode(f), 1e-6, 1e-6));
 
   write_npy(work + "/bad.npy", torch::zeros({5, 12}));

@@ -22,7 +22,7 @@ using ::testing::HasSubstr;
 
 namespace {
 
-constexpr int64_t kD = 16, kF = 64;
+constexpr int64_t kTrainD = 16, kTrainF = 64;
 
 // Rows that are sparse non-negative combinations of `true_features` random unit
 // directions (each row uses `active` of them with weights in [0.5, 1.5]) plus an offset.
@@ -33,9 +33,9 @@ struct SparseData {
 
   SparseData(int64_t true_features, int64_t active_per_row, uint64_t seed) : active(active_per_row) {
     auto gen = at::detail::createCPUGenerator(seed);
-    directions = torch::randn({true_features, kD}, gen);
+    directions = torch::randn({true_features, kTrainD}, gen);
     directions = directions / directions.norm(2, {1}, true);
-    offset = torch::randn({kD}, gen) * 0.5;
+    offset = torch::randn({kTrainD}, gen) * 0.5;
   }
 
   at::Tensor sample(int64_t n, at::Generator& gen) const {
@@ -59,7 +59,7 @@ ActivationStream stream_of(std::shared_ptr<const SparseData> data, int64_t batch
     batch.x = data->sample(rows, *gen);
     if (garbage) {
       batch.mask = torch::arange(rows) % 2 == 0;
-      const auto noise = torch::randn({rows, kD}, *gen) * 1e4;
+      const auto noise = torch::randn({rows, kTrainD}, *gen) * 1e4;
       batch.x = torch::where(batch.mask.unsqueeze(1), batch.x, noise);
     }
     return true;
@@ -83,8 +83,8 @@ ActivationStream fixed_stream(const at::Tensor& x, std::vector<int64_t> sizes, a
 SaeConfig topk_config(int64_t k) {
   SaeConfig c;
   c.variant = SaeVariant::TopK;
-  c.d_model = kD;
-  c.d_sae = kF;
+  c.d_model = kTrainD;
+  c.d_sae = kTrainF;
   c.k = k;
   return c;
 }
@@ -217,7 +217,7 @@ TEST(SaeTrainer, TopKRecoversSyntheticSparseDirections) {
   EXPECT_NEAR(curve.back(), fvu, 0.02);
   EXPECT_GE(recovered_fraction(sae, *data), 0.8);
   // Training keeps the decoder unit-norm and switches grads off again.
-  EXPECT_TRUE(torch::allclose(sae.w_dec().norm(2, {0}), torch::ones({kF}), 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(sae.w_dec().norm(2, {0}), torch::ones({kTrainF}), 1e-4, 1e-4));
   EXPECT_FALSE(sae.w_enc().requires_grad());
   EXPECT_GT(stats.l0, 3.0);
   EXPECT_LE(stats.l0, 4.0);
@@ -349,7 +349,7 @@ TEST(SaeTrainer, StreamErrorsNameTheBatch) {
       b.x = torch::zeros({4, 12});
       return true;
     }
-    b.x = torch::zeros({4, kD});
+    b.x = torch::zeros({4, kTrainD});
     return calls < 10;
   };
   EXPECT_THAT(error_of([&] { train_sae(sae, bad, fast_options()); }),

@@ -17,7 +17,7 @@ using Words = std::vector<std::string>;
 namespace {
 
 template <typename F>
-std::string error_of(F&& body) {
+std::string word_error_of(F&& body) {
   try {
     body();
   } catch (const Error& e) {
@@ -64,7 +64,7 @@ TEST(WordTokenizer, SpecialIdsAndEncode) {
   EXPECT_EQ(tok.encode_with_specials("<bos><image>the cube<eos>"), (Ids{1, 4, 5, 6, 2}));
   EXPECT_EQ(tok.encode_with_specials("<IMAGE>"), (Ids{3}));
   EXPECT_EQ(tok.token_text(6), "cube");
-  EXPECT_NE(error_of([&] { tok.token_text(11); }).find("11"), std::string::npos);
+  EXPECT_NE(word_error_of([&] { tok.token_text(11); }).find("11"), std::string::npos);
 }
 
 TEST(WordTokenizer, DecodeAttachesPunctuation) {
@@ -74,7 +74,7 @@ TEST(WordTokenizer, DecodeAttachesPunctuation) {
   EXPECT_EQ(tok.decode(tok.encode("( yes )")), "( yes )");
   EXPECT_EQ(tok.decode({1, 4, 5, 6, 2}), "<bos> <image> the cube <eos>");
   EXPECT_EQ(tok.decode({}), "");
-  const std::string msg = error_of([&] { tok.decode({5, kImageTokenIndex}); });
+  const std::string msg = word_error_of([&] { tok.decode({5, kImageTokenIndex}); });
   EXPECT_NE(msg.find("-200"), std::string::npos) << msg;
   EXPECT_NE(msg.find("position 1"), std::string::npos) << msg;
 }
@@ -120,18 +120,18 @@ TEST(WordTokenizer, SaveLoadRoundTrip) {
 }
 
 TEST(WordTokenizer, BadVocabulariesGiveClearErrors) {
-  EXPECT_NE(error_of([] { WordTokenizer({"cube", "cube"}); }).find("twice"), std::string::npos);
-  EXPECT_NE(error_of([] { WordTokenizer({"Cube"}); }).find("upper-case"), std::string::npos);
-  EXPECT_NE(error_of([] { WordTokenizer({"red cube"}); }).find("whitespace"), std::string::npos);
-  EXPECT_NE(error_of([] { WordTokenizer({"cube?"}); }).find("punctuation"), std::string::npos);
-  EXPECT_NE(error_of([] { WordTokenizer({"<image>"}); }).find("special"), std::string::npos);
-  EXPECT_NE(error_of([] { WordTokenizer({""}); }).find("tokens[5]"), std::string::npos);
+  EXPECT_NE(word_error_of([] { WordTokenizer({"cube", "cube"}); }).find("twice"), std::string::npos);
+  EXPECT_NE(word_error_of([] { WordTokenizer({"Cube"}); }).find("upper-case"), std::string::npos);
+  EXPECT_NE(word_error_of([] { WordTokenizer({"red cube"}); }).find("whitespace"), std::string::npos);
+  EXPECT_NE(word_error_of([] { WordTokenizer({"cube?"}); }).find("punctuation"), std::string::npos);
+  EXPECT_NE(word_error_of([] { WordTokenizer({"<image>"}); }).find("special"), std::string::npos);
+  EXPECT_NE(word_error_of([] { WordTokenizer({""}); }).find("tokens[5]"), std::string::npos);
 
   const std::string dir = test::scratch_dir("word-bad");
   const std::string path = dir + "/vocab.json";
   const auto load_error = [&](const std::string& content) {
     std::ofstream(path) << content;
-    const std::string m = error_of([&] { load_tokenizer(path); });
+    const std::string m = word_error_of([&] { load_tokenizer(path); });
     EXPECT_NE(m.find(path), std::string::npos) << m;
     return m;
   };
@@ -148,9 +148,9 @@ TEST(WordTokenizer, BadVocabulariesGiveClearErrors) {
                        "\"a\", \"a\"]}")
                 .find("tokens[6]"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { WordTokenizer::load(dir + "/missing.json"); }).find("no such file"),
+  EXPECT_NE(word_error_of([&] { WordTokenizer::load(dir + "/missing.json"); }).find("no such file"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { WordTokenizer({"a"}).save(dir + "/no/such/dir/vocab.json"); }).find("cannot open"),
+  EXPECT_NE(word_error_of([&] { WordTokenizer({"a"}).save(dir + "/no/such/dir/vocab.json"); }).find("cannot open"),
             std::string::npos);
 }
 
@@ -169,5 +169,5 @@ TEST(WordPrompt, BosImageQuestionAnswerColon) {
   // The question's own "<image>" text is not a placeholder.
   const Ids literal = word_prompt(tok, "<image> cube?", true);
   EXPECT_EQ(std::count(literal.begin(), literal.end(), kImageTokenIndex), 1);
-  EXPECT_NE(error_of([] { word_prompt(WordTokenizer({"cube"}), "cube", true); }).find("answer"), std::string::npos);
+  EXPECT_NE(word_error_of([] { word_prompt(WordTokenizer({"cube"}), "cube", true); }).find("answer"), std::string::npos);
 }

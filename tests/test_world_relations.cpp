@@ -12,7 +12,7 @@ namespace sightline {
 namespace {
 
 // Default options: 64 px images, 8 px cells; half-extents small 4.48, medium 6.4, large 8.96.
-const WorldOptions kOptions;
+const WorldOptions kRelationOptions;
 
 Object make(Shape shape, Colour colour, SizeClass size, float x, float y, int depth = 0,
             Facing facing = Facing::None, char text = 0) {
@@ -30,13 +30,13 @@ Object make(Shape shape, Colour colour, SizeClass size, float x, float y, int de
 
 Scene scene_of(std::vector<Object> objects) {
   Scene s;
-  s.image_size = kOptions.image_size;
+  s.image_size = kRelationOptions.image_size;
   s.objects = std::move(objects);
   return s;
 }
 
 Truth rel(const Scene& scene, Relation r, size_t a = 0, size_t b = 1) {
-  return SceneGeometry(scene, kOptions).relation(r, a, b);
+  return SceneGeometry(scene, kRelationOptions).relation(r, a, b);
 }
 
 constexpr Truth T = Truth::True;
@@ -71,7 +71,7 @@ TEST(WorldRelations, TableMatchesVsr) {
 TEST(WorldRelations, DistanceTransformAndGap) {
   // Two medium squares: A covers columns 14..25, B at x = 32.8 covers 26..38.
   const Object a = make(Shape::Square, Colour::Red, SizeClass::Medium, 20, 32);
-  const Mask ma = object_mask(a, kOptions);
+  const Mask ma = object_mask(a, kRelationOptions);
   EXPECT_EQ(ma.x0, 14);
   EXPECT_EQ(ma.x1, 25);
   const auto d = chebyshev_distance(ma);
@@ -81,7 +81,7 @@ TEST(WorldRelations, DistanceTransformAndGap) {
   EXPECT_EQ(d[(ma.y0 - 3) * 64 + 10], 4);  // diagonal: max(|dx|, |dy|)
 
   const auto gap_to = [&](float bx) {
-    return SceneGeometry(scene_of({a, make(Shape::Square, Colour::Blue, SizeClass::Medium, bx, 32)}), kOptions)
+    return SceneGeometry(scene_of({a, make(Shape::Square, Colour::Blue, SizeClass::Medium, bx, 32)}), kRelationOptions)
         .gap(0, 1);
   };
   EXPECT_EQ(gap_to(32.8f), 1);
@@ -132,7 +132,7 @@ TEST(WorldRelations, OnTopOfAndUnder) {
   // Small square resting on a large square: A's bottom row 30, B's top row 31.
   const Object base = make(Shape::Square, Colour::Blue, SizeClass::Large, 32, 40);
   const Scene resting = scene_of({make(Shape::Square, Colour::Red, SizeClass::Small, 32, 26.5f, 1), base});
-  const SceneGeometry g(resting, kOptions);
+  const SceneGeometry g(resting, kRelationOptions);
   EXPECT_EQ(g.mask(0).y1, 30);
   EXPECT_EQ(g.mask(1).y0, 31);
   EXPECT_EQ(rel(resting, Relation::OnTopOf), T);
@@ -230,7 +230,7 @@ TEST(WorldRelations, InsideAndContains) {
 TEST(WorldRelations, InFrontOfAndBehind) {
   const Scene overlap = scene_of({make(Shape::Square, Colour::Red, SizeClass::Medium, 28, 32, 1),
                                   make(Shape::Circle, Colour::Blue, SizeClass::Medium, 37, 32, 0)});
-  EXPECT_GT(SceneGeometry(overlap, kOptions).overlap(0, 1), 6);
+  EXPECT_GT(SceneGeometry(overlap, kRelationOptions).overlap(0, 1), 6);
   EXPECT_EQ(rel(overlap, Relation::InFrontOf), T);
   EXPECT_EQ(rel(overlap, Relation::Behind, 1, 0), T);
   EXPECT_EQ(rel(overlap, Relation::Behind), F);
@@ -273,7 +273,7 @@ TEST(WorldRelations, SelfAndOutOfRangeAreAmbiguous) {
 }
 
 TEST(WorldScene, ProblemsAreReported) {
-  const auto problem = [](const Scene& s) { return scene_problem(s, SceneGeometry(s, kOptions), kOptions); };
+  const auto problem = [](const Scene& s) { return scene_problem(s, SceneGeometry(s, kRelationOptions), kRelationOptions); };
   const Object sign = make(Shape::Sign, Colour::Yellow, SizeClass::Medium, 40, 40, 1, Facing::None, 'K');
   EXPECT_EQ(problem(scene_of({kLeftCircle, sign})), "");
   EXPECT_NE(problem(scene_of({make(Shape::Circle, Colour::Red, SizeClass::Large, 5, 30)})).find("leaves"),

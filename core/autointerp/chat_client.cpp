@@ -9,7 +9,7 @@ namespace sightline {
 namespace {
 
 // The first `n` characters of a body for an error message, on one line.
-std::string excerpt(const std::string& text, size_t n = 200) {
+std::string chat_excerpt(const std::string& text, size_t n = 200) {
   std::string out = text.substr(0, n);
   for (char& c : out)
     if (c == '\n' || c == '\r') c = ' ';
@@ -30,7 +30,7 @@ std::string error_message(const std::string& body) {
     for (const char* key : {"message", "detail"})
       if (j.contains(key) && j[key].is_string()) return j[key].get<std::string>();
   }
-  return body.empty() ? "(empty body)" : excerpt(body);
+  return body.empty() ? "(empty body)" : chat_excerpt(body);
 }
 
 }  // namespace
@@ -141,7 +141,7 @@ std::string ChatClient::complete(const std::vector<ChatMessage>& messages,
   if (r.status < 200 || r.status >= 300)
     fail("{}: HTTP {}{}: {}", url_.text, r.status, r.reason.empty() ? "" : " " + r.reason, error_message(r.body));
   const auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_discarded()) fail("{}: the response is not JSON: '{}'", url_.text, excerpt(r.body));
+  if (j.is_discarded()) fail("{}: the response is not JSON: '{}'", url_.text, chat_excerpt(r.body));
   if (!j.is_object() || !j.contains("choices")) fail("{}: the response JSON has no field 'choices'", url_.text);
   const auto& choices = j["choices"];
   if (!choices.is_array() || choices.empty())

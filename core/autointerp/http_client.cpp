@@ -28,7 +28,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string trim(const std::string& s) {
+std::string http_trim(const std::string& s) {
   size_t b = 0, e = s.size();
   while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
   while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) --e;
@@ -128,7 +128,7 @@ void send_all(int fd, const std::string& data, Clock::time_point deadline, const
 }
 
 size_t parse_size(const std::string& text, int base, const std::string& what) {
-  const std::string t = trim(text);
+  const std::string t = http_trim(text);
   check(!t.empty(), "{}: empty number", what);
   size_t v = 0;
   for (char c : t) {
@@ -163,7 +163,7 @@ Head parse_head(const std::string& raw, size_t end, const HttpUrl& url) {
   if (!std::all_of(code.begin(), code.end(), [](char c) { return c >= '0' && c <= '9'; }))
     fail("{}: malformed HTTP status line '{}'", url.text, status_line.substr(0, 80));
   h.status = std::stoi(code);
-  h.reason = trim(status_line.size() > sp1 + 4 ? status_line.substr(sp1 + 5) : "");
+  h.reason = http_trim(status_line.size() > sp1 + 4 ? status_line.substr(sp1 + 5) : "");
   size_t pos = line_end + 2;
   while (pos < end) {
     const size_t next = raw.find("\r\n", pos);
@@ -171,7 +171,7 @@ Head parse_head(const std::string& raw, size_t end, const HttpUrl& url) {
     const size_t colon = line.find(':');
     if (colon == std::string::npos || colon == 0)
       fail("{}: malformed HTTP header line '{}'", url.text, line.substr(0, 80));
-    h.headers.emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    h.headers.emplace_back(http_trim(line.substr(0, colon)), http_trim(line.substr(colon + 1)));
     pos = next + 2;
   }
   h.body_start = end + 4;

@@ -11,7 +11,7 @@ namespace sightline {
 
 namespace {
 
-std::string trim(const std::string& s) {
+std::string token_trim(const std::string& s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
@@ -28,7 +28,7 @@ size_t find_span(const std::vector<int64_t>& hay, const std::vector<int64_t>& ne
 // Where the question sits among `text_ids`: {start, length}, or {npos, 0}.
 std::pair<size_t, size_t> question_span(const Tokenizer& tok, const std::vector<int64_t>& text_ids,
                                         const std::string& question) {
-  const std::string q = trim(question);
+  const std::string q = token_trim(question);
   if (q.empty()) return {std::string::npos, 0};
   for (const std::string& variant : {q, " " + q}) {
     const auto ids = tok.encode(variant);

@@ -52,7 +52,7 @@ std::string quoted(const std::string& s) {
   return json(s).dump(-1, ' ', true, json::error_handler_t::replace);
 }
 
-std::string trim(const std::string& s) {
+std::string vsr_trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return "";
   const size_t e = s.find_last_not_of(" \t\r\n");
@@ -150,11 +150,11 @@ VsrRelationCategories read_vsr_relation_categories(const std::string& path) {
   int64_t line_number = 0;
   while (std::getline(in, line)) {
     ++line_number;
-    if (trim(line).empty()) continue;
+    if (vsr_trim(line).empty()) continue;
     const size_t colon = line.find(':');
     if (colon == std::string::npos)
       fail("file '{}': line {}: expected \"Category: relation, relation, ...\"", path, line_number);
-    const std::string category = trim(line.substr(0, colon));
+    const std::string category = vsr_trim(line.substr(0, colon));
     if (category.empty()) fail("file '{}': line {}: empty category name", path, line_number);
     if (result.relations.count(category))
       fail("file '{}': line {}: category '{}' listed twice", path, line_number, category);
@@ -165,7 +165,7 @@ VsrRelationCategories read_vsr_relation_categories(const std::string& path) {
     while (start <= rest.size()) {
       size_t comma = rest.find(',', start);
       if (comma == std::string::npos) comma = rest.size();
-      const std::string relation = trim(rest.substr(start, comma - start));
+      const std::string relation = vsr_trim(rest.substr(start, comma - start));
       if (!relation.empty()) {
         members.push_back(relation);
         std::vector<std::string>& cats = result.categories_of[relation];

@@ -14,7 +14,7 @@ namespace sightline {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kSelectionNaN = std::numeric_limits<double>::quiet_NaN();
 
 // quantile() on values already sorted ascending and finite.
 double quantile_sorted(const std::vector<double>& sorted, double q) {
@@ -111,7 +111,7 @@ double finite_mean(const std::vector<double>& values) {
     sum += v;
     ++n;
   }
-  return n ? sum / static_cast<double>(n) : kNaN;
+  return n ? sum / static_cast<double>(n) : kSelectionNaN;
 }
 
 double quantile(std::vector<double> values, double q) {
@@ -126,7 +126,7 @@ double quantile(std::vector<double> values, double q) {
 double pearson(const std::vector<double>& x, const std::vector<double>& y) {
   check(x.size() == y.size(), "pearson: series of different lengths ({} and {})", x.size(), y.size());
   const size_t n = x.size();
-  if (n < 2) return kNaN;
+  if (n < 2) return kSelectionNaN;
   double mx = 0, my = 0;
   for (size_t i = 0; i < n; ++i) {
     mx += x[i];
@@ -140,7 +140,7 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
     sxx += (x[i] - mx) * (x[i] - mx);
     syy += (y[i] - my) * (y[i] - my);
   }
-  if (sxx <= 0 || syy <= 0) return kNaN;
+  if (sxx <= 0 || syy <= 0) return kSelectionNaN;
   return sxy / std::sqrt(sxx * syy);
 }
 

@@ -36,7 +36,7 @@ std::vector<std::string> parse_sample_datasets(const nlohmann::json& j, const st
   return names;
 }
 
-TopSample SampleLookup::find(const std::string& dataset, const std::string& sample_id, const std::string& stage) {
+FeatureSample SampleLookup::find(const std::string& dataset, const std::string& sample_id, const std::string& stage) {
   const DataSplit split = top_sample_split(dataset, "stage " + stage, "dataset");
   const PromptDataset& data = context_.dataset(split);
   auto [it, inserted] = index_.try_emplace(dataset);
@@ -48,21 +48,21 @@ TopSample SampleLookup::find(const std::string& dataset, const std::string& samp
         "stage {}: top sample '{}' (dataset '{}') is not in {} ({} items): were the samples chosen under other "
         "data options?",
         stage, sample_id, dataset, data.name(), data.size());
-  TopSample s;
+  FeatureSample s;
   s.dataset = dataset;
   s.data = &data;
   s.index = found->second;
   return s;
 }
 
-std::vector<TopSample> feature_top_samples(Store& store, int64_t run_id, const FeatureRef& feature,
+std::vector<FeatureSample> feature_top_samples(Store& store, int64_t run_id, const FeatureRef& feature,
                                            const std::vector<std::string>& datasets, int64_t top_k,
                                            SampleLookup& lookup, const std::string& stage) {
-  std::vector<TopSample> out;
+  std::vector<FeatureSample> out;
   for (const auto& row : store.top_activations(run_id, feature.layer, feature.feature, /*with_acts=*/false)) {
     if (top_k > 0 && static_cast<int64_t>(out.size()) >= top_k) break;
     if (std::find(datasets.begin(), datasets.end(), row.dataset) == datasets.end()) continue;
-    TopSample s = lookup.find(row.dataset, row.sample_id, stage);
+    FeatureSample s = lookup.find(row.dataset, row.sample_id, stage);
     s.rank = row.rank;
     s.max_activation = row.max_activation;
     out.push_back(s);
@@ -70,7 +70,7 @@ std::vector<TopSample> feature_top_samples(Store& store, int64_t run_id, const F
   return out;
 }
 
-BatchInput top_sample_input(const std::vector<TopSample>& samples, const std::string& stage) {
+BatchInput top_sample_input(const std::vector<FeatureSample>& samples, const std::string& stage) {
   BatchInput in;
   std::vector<at::Tensor> pixels;
   for (const auto& s : samples) {

@@ -29,7 +29,7 @@ std::vector<std::string> parse_sample_datasets(const nlohmann::json& j, const st
                                                const std::string& where);
 
 // One stored top sample resolved to its dataset item.
-struct TopSample {
+struct FeatureSample {
   int32_t rank = 0;
   std::string dataset;  // "vqa" / "vsr"
   const PromptDataset* data = nullptr;
@@ -45,7 +45,7 @@ class SampleLookup {
   // The item of `sample_id` in the split `dataset` names. Throws naming the stage, the
   // sample and the split when the split does not hold it (the data options differ from
   // those the samples were chosen under).
-  TopSample find(const std::string& dataset, const std::string& sample_id, const std::string& stage);
+  FeatureSample find(const std::string& dataset, const std::string& sample_id, const std::string& stage);
 
  private:
   PipelineContext& context_;
@@ -54,13 +54,13 @@ class SampleLookup {
 
 // The first `top_k` (0 = all) stored top samples of feature (layer, feature), in rank
 // order, whose dataset is one of `datasets`. Samples of other datasets are skipped.
-std::vector<TopSample> feature_top_samples(Store& store, int64_t run_id, const FeatureRef& feature,
+std::vector<FeatureSample> feature_top_samples(Store& store, int64_t run_id, const FeatureRef& feature,
                                            const std::vector<std::string>& datasets, int64_t top_k,
                                            SampleLookup& lookup, const std::string& stage);
 
 // The samples as one model input: prompts and their images stacked [N, 3, S, S]. Throws
 // naming the sample when one has no image (attribution corrupts the image).
-BatchInput top_sample_input(const std::vector<TopSample>& samples, const std::string& stage);
+BatchInput top_sample_input(const std::vector<FeatureSample>& samples, const std::string& stage);
 
 // The regime of the adapted SAEs the features index (stages.diff.regime).
 std::string diff_regime(const PipelineOptions& options);

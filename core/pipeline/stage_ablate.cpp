@@ -147,7 +147,7 @@ ItemSet yes_no_items(const PromptDataset& data, const std::vector<int64_t>& indi
 }
 
 // The relations of a feature's top samples that define its VSR subset (see the file comment).
-std::vector<std::string> subset_relations(const std::vector<TopSample>& samples, double min_share,
+std::vector<std::string> subset_relations(const std::vector<FeatureSample>& samples, double min_share,
                                           const std::set<std::string>& available) {
   std::map<std::string, int64_t> counts;
   int64_t with_relation = 0;

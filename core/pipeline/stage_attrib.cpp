@@ -198,7 +198,7 @@ at::Tensor head_table(const std::vector<RankedHead>& heads) {
 // The overlay file of one feature: top and bottom heads of `map` and their attention
 // grids on `batches` (the samples in `samples` order). Returns the grids' shape.
 std::vector<int64_t> write_overlays(const VisionLanguageModel& model, const std::vector<PreparedBatch>& batches,
-                                    const std::vector<TopSample>& samples, const at::Tensor& map,
+                                    const std::vector<FeatureSample>& samples, const at::Tensor& map,
                                     const AttribStageOptions& o, const std::string& path) {
   const auto top = top_heads(map, o.overlay_heads);
   const auto bottom = bottom_heads(map, o.overlay_bottom_heads);

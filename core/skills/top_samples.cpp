@@ -21,7 +21,7 @@ TopItemTracker::TopItemTracker(int64_t columns, int64_t k) : k_(k) {
 namespace {
 
 // "[a, b]" for messages (fmt cannot format an IntArrayRef itself).
-std::string dims(const at::Tensor& t) {
+std::string sample_dims(const at::Tensor& t) {
   std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
   return fmt::format("[{}]", fmt::join(sizes, ", "));
 }
@@ -34,7 +34,7 @@ bool better(const ScoredItem& a, const ScoredItem& b) {
 
 void TopItemTracker::add(int64_t first, const at::Tensor& scores) {
   check(scores.dim() == 2 && scores.size(1) == columns(), "top items: scores must be [count, {}], got {}", columns(),
-        dims(scores));
+        sample_dims(scores));
   const auto s = scores.to(at::kCPU, at::kDouble).contiguous();
   const auto acc = s.accessor<double, 2>();
   const int64_t count = s.size(0);

@@ -20,7 +20,9 @@
 
 namespace sightline {
 
-namespace {
+// Named, not anonymous: Llama3Tokenizer::Impl holds these types, and GCC flags an
+// anonymous-namespace member type when this file is compiled inside a unity batch.
+namespace llama3_detail {
 
 using json = nlohmann::json;
 
@@ -224,7 +226,9 @@ struct SpecialToken {
   int64_t id;
 };
 
-}  // namespace
+}  // namespace llama3_detail
+
+using namespace llama3_detail;
 
 std::vector<std::string> llama31_special_tokens() {
   std::vector<std::string> names = {
