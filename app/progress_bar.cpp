@@ -30,14 +30,19 @@ std::string format_seconds(double s) {
   return buf;
 }
 
+// "done/total", or just "done" while the total is unknown (0).
+std::string count_text(const Progress& p) {
+  const auto done = static_cast<long long>(p.done()), total = static_cast<long long>(p.total());
+  return total > 0 ? std::to_string(done) + "/" + std::to_string(total) : std::to_string(done);
+}
+
 void draw(const Progress& p) {
   const double f = p.fraction();
   const int width = 30;
   const int filled = f < 0 ? 0 : static_cast<int>(f * width);
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(width, '.');
-  std::fprintf(stderr, "\r\033[K%-18s [%s] %lld/%lld  ETA %s", p.label().c_str(), bar.c_str(),
-               static_cast<long long>(p.done()), static_cast<long long>(p.total()),
+  std::fprintf(stderr, "\r\033[K%-18s [%s] %s  ETA %s", p.label().c_str(), bar.c_str(), count_text(p).c_str(),
                format_seconds(p.eta_seconds()).c_str());
   std::fflush(stderr);
 }
@@ -81,8 +86,7 @@ void run_with_progress(const std::function<void(Progress&)>& work) {
     const int decile = f < 0 ? -1 : static_cast<int>(f * 10);
     if (label != last_label || decile != last_decile) {
       if (!label.empty() && (label != last_label || decile > 0)) {
-        std::fprintf(stderr, "[%s] %lld/%lld%s%s\n", label.c_str(), static_cast<long long>(progress.done()),
-                     static_cast<long long>(progress.total()), decile > 0 ? "  ETA " : "",
+        std::fprintf(stderr, "[%s] %s%s%s\n", label.c_str(), count_text(progress).c_str(), decile > 0 ? "  ETA " : "",
                      decile > 0 ? format_seconds(progress.eta_seconds()).c_str() : "");
         std::fflush(stderr);
       }

@@ -425,3 +425,52 @@ TEST(PipelineCli, RunThenReportWritesTheCsvFiles) {
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.out.find("unknown stage 'nope'"), std::string::npos) << bad.out;
 }
+
+namespace sightline {
+namespace {
+
+int64_t csv_rows(const std::string& path) {
+  std::ifstream in(path);
+  int64_t lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  return lines - 1;  // the header
+}
+
+// Every stage from the command line, the way a user runs it, then the report: the late
+// stages' files agree with the spatial selection the lexical stage chose.
+TEST(PipelineCli, AllStagesThenReportAgreeWithTheSpatialSelection) {
+  REQUIRE_MICRO_WORLD();
+  const std::string dir = test::scratch_dir("pipeline-cli-all");
+  const std::string config = dir + "/config.json";
+  write_json_file(config, test_config());
+  const auto run = test::run_cli("--threads 1 run --world " + micro_world() + " --db " + dir + "/run.db --config " + config);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  for (const char* stage : {"adapt", "diff", "shift", "topk", "lexical", "autointerp", "attrib", "ablate"})
+    EXPECT_NE(run.out.find(std::string("stage ") + stage + ": done"), std::string::npos) << stage << "\n" << run.out;
+  EXPECT_NE(run.out.find("autointerp: skipped: no endpoint configured"), std::string::npos) << run.out;
+
+  const auto report = test::run_cli("report --db " + dir + "/run.db --out " + dir + "/report");
+  ASSERT_EQ(report.exit_code, 0) << report.out;
+  Store store = Store::open(dir + "/run.db", Store::Mode::kReadOnly);
+  const int64_t id = store.runs().front().id;
+  const auto spatial = store.selection(id, store_keys::kSpatialSelection);
+  std::printf("micro world, test config: %zu spatial features\n", spatial.size());
+  for (const char* png : {"fvu.png", "scatter_ev_cosine.png", "layers.png", "sweep.png"})
+    EXPECT_TRUE(fs::exists(dir + "/report/" + png)) << png << "\n" << report.out;
+  if (spatial.empty()) {
+    EXPECT_FALSE(fs::exists(dir + "/report/ablation.csv"));
+    return;
+  }
+  const auto shape = world_preset("micro").lm;
+  // A feature of layer L is scored on the heads of layers 0..L (the ones upstream of it).
+  int64_t head_rows = 0;
+  for (const auto& f : spatial) head_rows += 3 * (f.layer + 1) * shape.num_attention_heads;  // A, B, exact
+  EXPECT_EQ(csv_rows(dir + "/report/ablation.csv"), static_cast<int64_t>(spatial.size()));
+  EXPECT_EQ(csv_rows(dir + "/report/patching.csv"), static_cast<int64_t>(spatial.size()));
+  EXPECT_EQ(csv_rows(dir + "/report/heads.csv"), head_rows);
+  EXPECT_TRUE(fs::exists(dir + "/report/ablation.md"));
+  EXPECT_TRUE(fs::exists(dir + "/report/heads.png"));
+}
+
+}  // namespace
+}  // namespace sightline
