@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -202,6 +203,24 @@ TEST(PipelineWorld, AdaptAndDiffEndToEnd) {
     EXPECT_LT(s.fvu.at("text"), s.fvu.at("random")) << "layer " << s.layer;
     EXPECT_GT(s.decoder_cosine.at("text"), 0.9);
     EXPECT_LT(std::abs(s.decoder_cosine.at("random")), 0.2);
+    // The same comparison on one ruler: every regime's SAE scored on the held-out text
+    // positions (the random regime trains on all positions, so its own FVU is not on
+    // the text positions alone).
+    std::map<std::string, double> on_text;
+    for (const auto& r : summary.regimes) {
+      CurveQuery t;
+      t.name = store_keys::kFvu;
+      t.key = store_keys::kHeldoutText;
+      t.regime = r;
+      t.layer = s.layer;
+      const auto points = store.curve_points(c.run, t);
+      ASSERT_FALSE(points.empty()) << r;
+      on_text[r] = points.back().value;
+    }
+    EXPECT_DOUBLE_EQ(on_text.at("text"), s.fvu.at("text"));
+    EXPECT_LT(on_text.at("text"), on_text.at("random")) << "layer " << s.layer;
+    std::printf("layer %d, held-out FVU on text positions: full %.3f image %.3f text %.3f random %.3f\n", s.layer,
+                on_text.at("full"), on_text.at("image"), on_text.at("text"), on_text.at("random"));
   }
   CurveQuery q;
   q.name = store_keys::kFvu;

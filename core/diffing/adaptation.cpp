@@ -271,12 +271,25 @@ void adapt_saes(const VisionLanguageModel& model, const std::vector<LayerSae>& b
             return true;
           };
           const SaeEval e = evaluate(sae, held_stream);
+          double fvu_text = e.fvu;
+          if (positions != Positions::kText) {
+            next_chunk = 0;
+            ActivationStream text_stream = [&](ActivationBatch& batch) {
+              if (next_chunk >= held.size()) return false;
+              const auto& c = held[next_chunk++];
+              batch.x = c.x[t.layer_index];
+              batch.mask = position_mask(c.types, Positions::kText).to(batch.x.device());
+              return true;
+            };
+            fvu_text = evaluate(sae, text_stream).fvu;
+          }
           AdaptEvalPoint p;
           p.layer = t.layer;
           p.regime = t.regime;
           p.step = s.steps;
           p.tokens = s.tokens;
           p.fvu = e.fvu;
+          p.fvu_text = fvu_text;
           p.l0 = e.l0;
           p.mse = e.mse;
           p.dead_fraction = e.dead_fraction;

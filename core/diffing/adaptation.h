@@ -56,6 +56,8 @@ struct AdaptEvalPoint {
   int64_t step = 0;       // optimiser steps so far
   int64_t tokens = 0;     // training positions seen so far
   double fvu = 0;         // on the held-out positions of the regime (NaN: none)
+  double fvu_text = 0;    // on the held-out text positions, whatever the regime: one
+                          // ruler for comparing regimes (NaN: none)
   double l0 = 0;
   double mse = 0;
   double dead_fraction = 0;

@@ -115,7 +115,8 @@ std::vector<CurvePoint> eval_curve_points(const AdaptEvalPoint& p) {
     c.value = value;
     return c;
   };
-  std::vector<CurvePoint> out{point(k::kFvu, k::kHeldout, p.fvu), point(k::kL0, k::kHeldout, p.l0),
+  std::vector<CurvePoint> out{point(k::kFvu, k::kHeldout, p.fvu), point(k::kFvu, k::kHeldoutText, p.fvu_text),
+                              point(k::kL0, k::kHeldout, p.l0),
                               point(k::kDeadFraction, k::kHeldout, p.dead_fraction)};
   // The first evaluation precedes any training step: it has no training MSE.
   if (p.step > 0) out.push_back(point(k::kMse, k::kTrain, p.train_mse));

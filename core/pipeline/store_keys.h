@@ -3,6 +3,8 @@
 //
 // curves (name / key; layer, regime, step, tokens):
 //   "fvu" / "heldout"            held-out FVU of an adapting SAE   (adapt; step = optimiser
+//   "fvu" / "heldout_text"       held-out FVU on text positions, every regime (one ruler
+//                                to compare regimes on; equals "heldout" for text)
 //   "l0" / "heldout"             held-out L0                          steps, tokens = training
 //   "dead_fraction" / "heldout"  features that never fired           positions seen)
 //   "mse" / "train"              training MSE since the previous evaluation
@@ -90,6 +92,7 @@ inline constexpr const char* kL0 = "l0";
 inline constexpr const char* kDeadFraction = "dead_fraction";
 inline constexpr const char* kMse = "mse";
 inline constexpr const char* kHeldout = "heldout";
+inline constexpr const char* kHeldoutText = "heldout_text";
 inline constexpr const char* kTrain = "train";
 inline constexpr const char* kDecoderCosine = "decoder_cosine";
 inline constexpr const char* kMean = "mean";
