@@ -1,5 +1,7 @@
 #include "core/diffing/positions.h"
 
+#include <algorithm>
+
 #include <torch/types.h>
 
 #include "core/common/error.h"
@@ -65,5 +67,14 @@ Positions regime_positions(Regime regime) {
 }
 
 bool regime_warm_start(Regime regime) { return regime != Regime::kRandom; }
+
+std::vector<std::string> ordered_regimes(const std::set<std::string>& present) {
+  std::vector<std::string> out;
+  for (Regime r : all_regimes())
+    if (present.count(to_string(r))) out.push_back(to_string(r));
+  for (const auto& r : present)
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  return out;
+}
 
 }  // namespace sightline

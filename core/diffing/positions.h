@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ std::string to_string(Regime regime);
 Regime parse_regime(const std::string& name, const std::string& where, const std::string& field);
 // The four regimes in the paper's order.
 const std::vector<Regime>& all_regimes();
+// Regime names in the paper's order (full, image, text, random), then any others sorted.
+std::vector<std::string> ordered_regimes(const std::set<std::string>& present);
 // The positions a regime trains and is evaluated on.
 Positions regime_positions(Regime regime);
 // Whether the regime starts from the base SAE (all but random).

@@ -56,15 +56,6 @@ double value_or_nan(const std::map<std::string, double>& m, const std::string& k
   return it == m.end() ? kNotComputed : it->second;
 }
 
-std::vector<std::string> ordered_regimes(const std::set<std::string>& present) {
-  std::vector<std::string> out;
-  for (Regime r : all_regimes())
-    if (present.count(to_string(r))) out.push_back(to_string(r));
-  for (const auto& r : present)
-    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
-  return out;
-}
-
 struct FvuRow {
   int64_t tokens = 0;
   double fvu = kNotComputed, l0 = kNotComputed;

@@ -43,15 +43,6 @@ Rgb regime_color(const std::string& regime) {
   return palette_color(regimes.size() + std::hash<std::string>{}(regime) % 4);
 }
 
-// Regimes in the paper's order, then any unknown name (sorted).
-std::vector<std::string> ordered(const std::set<std::string>& present) {
-  std::vector<std::string> out;
-  for (Regime r : all_regimes())
-    if (present.count(to_string(r))) out.push_back(to_string(r));
-  for (const auto& r : present)
-    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
-  return out;
-}
 
 // The diff stage's operating point, from its result summary (absent when it has not run).
 struct OperatingPoint {
@@ -130,7 +121,7 @@ void fvu_figure(Store& store, int64_t run_id, FigureWriter& out) {
                                                 log_x ? " (log)" : ""));
   const auto cells = grid_layout({12, top, canvas.width() - 24, canvas.height() - top - 8},
                                  static_cast<int>(curves.size()), cols, 4);
-  const auto regime_order = ordered(regimes);
+  const auto regime_order = ordered_regimes(regimes);
   size_t i = 0;
   for (const auto& [layer, by_regime] : curves) {
     LineChart chart;
@@ -282,7 +273,7 @@ void layers_figure(Store& store, int64_t run_id, FigureWriter& out) {
     chart.y_label = "mean c_f";
     chart.x_integer = true;
     chart.y_include_zero = true;
-    for (const auto& regime : ordered(cosine_regimes)) {
+    for (const auto& regime : ordered_regimes(cosine_regimes)) {
       Series s{regime, layer_x, {}, regime_color(regime), 2, true};
       for (const auto& l : summary.layers) {
         const auto it = l.decoder_cosine.find(regime);
