@@ -355,7 +355,7 @@ TEST(GuiScreenshot, StoreScatterShowsTheAdaptedColourWhereTheStoreSays) {
   ASSERT_EQ(t.size(), 200u);
   std::vector<std::pair<double, double>> marks;
   for (size_t i = 0; i < t.size(); ++i)
-    if (t.flags[i] & (kFlagSpatialFeature | kFlagAnalysed))
+    if (t.flags[i] & (kFlagSpatialCandidate | kFlagSpatialFeature | kFlagAnalysed))
       marks.emplace_back(m.px(t.decoder_cosine[i]), m.py(log_energy(t.visual_energy[i])));
   auto covered = [&](double x, double y) {
     if (x > m.x1 - 280 && y < m.y0 + 130) return true;  // legend
@@ -392,4 +392,47 @@ TEST(GuiScreenshot, StoreScatterShowsTheAdaptedColourWhereTheStoreSays) {
       stray += !near_adapted;
     }
   EXPECT_EQ(stray, 0u);
+}
+
+TEST(GuiScreenshot, HeadsViewsHottestCellIsTheTopHead) {
+  SIGHTLINE_NEEDS_DISPLAY();
+  const std::string db = test::scratch_dir("gui-shot-heads") + "/project.db";
+  test::write_gui_store(db);
+  GuiOptions o;
+  o.db_path = db;
+  o.view = "heads";
+  o.select = "3:40";
+  o.frames = 3;
+  const Shot shot = take(o, "heads");
+  const auto& h = shot.info.at("heads");
+  ASSERT_TRUE(h.at("drawn").get<bool>());
+  EXPECT_EQ(h.at("method"), "A");
+  ASSERT_EQ(h.at("rows"), 4);
+  ASSERT_EQ(h.at("cols"), 4);
+  const auto& a = h.at("area");
+  const auto& v = h.at("view");
+  const Mapping m{a[0], a[1], a[2], a[3], v.at("x")[0], v.at("x")[1], v.at("y")[0], v.at("y")[1]};
+  // Method A's scores are signed: the coolwarm map, its top end at the largest score.
+  const plot::Rgba8 hot = plot::colormap_sample(plot::Colormap::kCoolWarm, 1.0);
+  int best_row = -1, best_col = -1, best_distance = 1 << 30, second_distance = 1 << 30;
+  for (int row = 0; row < 4; ++row)
+    for (int col = 0; col < 4; ++col) {
+      const double x = m.px(col + 0.5), y = m.py(row + 0.5);  // row 0 at the bottom
+      ASSERT_TRUE(m.inside(x, y, 2)) << row << "," << col;
+      const uint8_t* px = shot.at(static_cast<int>(std::lround(x)), static_cast<int>(std::lround(y)));
+      const int distance = std::abs(px[0] - hot[0]) + std::abs(px[1] - hot[1]) + std::abs(px[2] - hot[2]);
+      if (distance < best_distance) {
+        second_distance = best_distance;
+        best_distance = distance;
+        best_row = row;
+        best_col = col;
+      } else {
+        second_distance = std::min(second_distance, distance);
+      }
+    }
+  const std::vector<HeadScore> ranked = rank_heads(read_store(db).results.find(3, 40)->heads.at("A"));
+  EXPECT_EQ(best_row, ranked.front().head_layer);
+  EXPECT_EQ(best_col, ranked.front().head);
+  EXPECT_LE(best_distance, 30) << "the top head's cell has the colormap's top colour";
+  EXPECT_GT(second_distance, 100) << "no other cell is near it";
 }

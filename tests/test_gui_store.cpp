@@ -41,6 +41,7 @@ void expect_written_features(const FeatureTable& t, const std::string& path) {
       uint8_t flags = 0;
       if (S::adapted(i)) flags |= kFlagAdapted;
       if (S::spatial(i)) flags |= kFlagSpatialFeature;
+      if (S::candidate(i)) flags |= kFlagSpatialCandidate;
       if (S::analysed(layer, i)) flags |= kFlagAnalysed;
       EXPECT_EQ(t.flags[row], flags);
     }
@@ -148,6 +149,8 @@ TEST(GuiStore, LoaderPublishesIntoTheSnapshotSlots) {
   ASSERT_EQ(snapshot->features.status().state, DataState::kReady) << snapshot->features.status().message;
   ASSERT_EQ(snapshot->curves.status().state, DataState::kReady) << snapshot->curves.status().message;
   EXPECT_EQ(snapshot->heat_maps.status().state, DataState::kMissing);
+  ASSERT_EQ(snapshot->results.status().state, DataState::kReady) << snapshot->results.status().message;
+  EXPECT_EQ(snapshot->results.data()->features.size(), 13u);
   expect_written_features(*snapshot->features.data(), path);
   expect_written_curves(*snapshot->curves.data());
   const auto views = tasks.tasks();
@@ -173,6 +176,9 @@ TEST(GuiStore, ARunWithoutResultsLeavesTheSlotsMissingWithTheStageToRun) {
   EXPECT_EQ(curves.state, DataState::kMissing);
   EXPECT_NE(curves.message.find("stage 1"), std::string::npos) << curves.message;
   EXPECT_EQ(snapshot->features.data(), nullptr);
+  const DataStatus results = snapshot->results.status();
+  EXPECT_EQ(results.state, DataState::kMissing);
+  EXPECT_NE(results.message.find("stages 3-5"), std::string::npos) << results.message;
 }
 
 TEST(GuiStore, ABadOrMissingStoreFailsTheSlotsAndLogsTheError) {
@@ -190,7 +196,8 @@ TEST(GuiStore, ABadOrMissingStoreFailsTheSlotsAndLogsTheError) {
     TaskList tasks;
     EXPECT_NO_THROW(start_store_load(tasks, snapshot, path));
     tasks.join_all();
-    for (const DataStatus& s : {snapshot->features.status(), snapshot->curves.status(), snapshot->heat_maps.status()}) {
+    for (const DataStatus& s : {snapshot->features.status(), snapshot->curves.status(), snapshot->heat_maps.status(),
+                                 snapshot->results.status()}) {
       EXPECT_EQ(s.state, DataState::kFailed);
       EXPECT_NE(s.message.find(path), std::string::npos) << s.message;
     }
@@ -200,4 +207,109 @@ TEST(GuiStore, ABadOrMissingStoreFailsTheSlotsAndLogsTheError) {
     EXPECT_TRUE(log_has(*log, spdlog::level::err, path)) << "the log pane names the file";
   }
   uninstall_log_buffer(log);
+}
+
+TEST(GuiStore, ReadsSkillMetricsTopActivationsHeadsPatchingAndAblations) {
+  const std::string path = make_store();
+  const RunResults r = read_store(path).results;
+  EXPECT_EQ(r.source, path);
+  // The spatial candidates of both layers (6 each) and the OCR feature (3, 15).
+  ASSERT_EQ(r.features.size(), 13u);
+  ASSERT_NE(r.find(3, 15), nullptr);
+  EXPECT_EQ(r.find(3, 11), nullptr);
+  for (int layer : S::kLayers)
+    for (int i = 0; i < S::kPerLayer; ++i) {
+      if (!S::candidate(i)) continue;
+      SCOPED_TRACE("layer " + std::to_string(layer) + " feature " + std::to_string(i));
+      const FeatureDetail* d = r.find(layer, i);
+      ASSERT_NE(d, nullptr);
+      EXPECT_EQ(d->ref, (FeatureRef{layer, i}));
+      EXPECT_DOUBLE_EQ(d->metrics.at("p_base"), S::p_base(i));
+      EXPECT_DOUBLE_EQ(d->metrics.at("p_skill"), S::p_skill(layer, i));
+      EXPECT_DOUBLE_EQ(d->metrics.at("delta_p"), S::p_skill(layer, i) - S::p_base(i));
+      EXPECT_DOUBLE_EQ(d->metrics.at("odds_ratio"), S::odds_ratio(layer, i));
+      EXPECT_DOUBLE_EQ(d->metrics.at("lexical_persistent"), i == 10 ? 1.0 : 0.0);
+      EXPECT_DOUBLE_EQ(d->metrics.at("vsr_or"), S::relation_or(0, layer, i));
+      ASSERT_EQ(d->relations.size(), 3u);
+      for (int k = 0; k < 3; ++k) {
+        EXPECT_EQ(d->relations[k].first, S::relation(k)) << "strongest association first";
+        EXPECT_DOUBLE_EQ(d->relations[k].second, S::relation_or(k, layer, i));
+      }
+      const bool analysed_top = layer == 3 && i == 40;
+      EXPECT_EQ(d->top.size(), analysed_top ? 3u : 0u);
+      EXPECT_EQ(d->has_patching, analysed_top);
+    }
+  const FeatureDetail& d = *r.find(3, 40);
+  for (int k = 0; k < 3; ++k) {
+    const TopActivation& a = d.top[k];
+    EXPECT_EQ(a.rank, k);
+    EXPECT_EQ(a.sample_id, "sample-" + std::to_string(k));
+    EXPECT_EQ(a.dataset, k == 2 ? "vsr" : "vqa");
+    EXPECT_DOUBLE_EQ(a.max_activation, 5.0 - k);
+    EXPECT_EQ(a.token_acts, (std::vector<float>{0.0f, 1.0f + k, 0.5f}));
+    ASSERT_EQ(a.patch_acts.size(), 16u);
+    for (int p = 0; p < 16; ++p) EXPECT_FLOAT_EQ(a.patch_acts[p], S::patch_act(k, p));
+  }
+  ASSERT_EQ(d.heads.size(), 3u);
+  for (int m = 0; m < 3; ++m) {
+    const std::vector<HeadScore>& scores = d.heads.at(S::method(m));
+    ASSERT_EQ(scores.size(), 16u);
+    for (const HeadScore& h : scores) {
+      EXPECT_EQ(h.method, S::method(m));
+      EXPECT_DOUBLE_EQ(h.score, S::head_score(m, h.head_layer, h.head));
+    }
+  }
+  EXPECT_DOUBLE_EQ(d.patching.spearman_a, 0.7);
+  EXPECT_DOUBLE_EQ(d.patching.spearman_b, 0.55);
+  const FeatureDetail& other = *r.find(7, 60);
+  ASSERT_EQ(other.heads.size(), 1u);
+  EXPECT_DOUBLE_EQ(other.heads.at("A").front().score, -S::head_score(0, 0, 0));
+
+  ASSERT_EQ(r.ablations.size(), 2u);
+  const AblationRow& a = r.ablations[0];
+  EXPECT_EQ(a.layer, 3);
+  EXPECT_EQ(a.feature, 40);
+  EXPECT_DOUBLE_EQ(a.d_vsr_acc, -4.5);
+  EXPECT_DOUBLE_EQ(a.d_vsr_prob, -0.02);
+  EXPECT_DOUBLE_EQ(a.d_vqa_acc, -0.3);
+  EXPECT_DOUBLE_EQ(a.d_ctrl, -0.5);
+  EXPECT_DOUBLE_EQ(a.vsr_or, 3.2);
+  EXPECT_EQ(a.n_samples, 120);
+  EXPECT_EQ(a.relations, (std::vector<std::string>{"above", "left of"}));
+  EXPECT_EQ(r.ablations[1].layer, 7);
+  EXPECT_DOUBLE_EQ(r.ablations[1].d_vsr_acc, -1.25);
+  EXPECT_TRUE(std::isnan(r.ablations[1].d_ctrl));
+  EXPECT_EQ(r.ablations[1].n_samples, 80);
+}
+
+TEST(GuiStore, HeadHeatMapPlacesEachScoreAndRankHeadsOrdersByMagnitude) {
+  const std::string path = make_store();
+  const StoreData data = read_store(path);
+  ASSERT_NE(data.results.find(3, 40), nullptr);
+  const FeatureDetail& d = *data.results.find(3, 40);
+  for (int m = 0; m < 3; ++m) {
+    SCOPED_TRACE(S::method(m));
+    const std::vector<HeadScore>& scores = d.heads.at(S::method(m));
+    const HeatMap map = head_heat_map(scores, "t");
+    ASSERT_EQ(map.rows, 4);
+    ASSERT_EQ(map.cols, 4);
+    EXPECT_TRUE(map.diverging) << "negative scores";
+    for (int hl = 0; hl < 4; ++hl)
+      for (int h = 0; h < 4; ++h)
+        EXPECT_FLOAT_EQ(map.values[hl * 4 + h], static_cast<float>(S::head_score(m, hl, h)));
+    const std::vector<HeadScore> ranked = rank_heads(scores);
+    ASSERT_EQ(ranked.size(), 16u);
+    for (size_t i = 1; i < ranked.size(); ++i) EXPECT_GE(std::fabs(ranked[i - 1].score), std::fabs(ranked[i].score));
+  }
+  const std::vector<HeadScore> ranked = rank_heads(d.heads.at("A"));
+  EXPECT_EQ(ranked.front().head_layer, 2);
+  EXPECT_EQ(ranked.front().head, 1);
+  // |0.01 * 8 - 0.08| = 0: head (2, 0) is the weakest.
+  EXPECT_EQ(ranked.back().head_layer, 2);
+  EXPECT_EQ(ranked.back().head, 0);
+  const HeatMap positive = head_heat_map({{0, 0, "A", 0, 2, 0.5}, {0, 0, "A", 1, 0, 0.25}}, "p");
+  EXPECT_FALSE(positive.diverging);
+  EXPECT_EQ(positive.rows, 2);
+  EXPECT_EQ(positive.cols, 3);
+  EXPECT_EQ(positive.values, (std::vector<float>{0, 0, 0.5f, 0.25f, 0, 0}));
 }

@@ -61,7 +61,7 @@ std::pair<int, int> parse_select(const std::string& text) {
 void validate(const GuiOptions& o) {
   bool known = o.view == "gallery";
   for (const char* name : kViewNames) known = known || o.view == name;
-  check(known, "--view '{}': expected one of scatter, layers, curves, heatmaps, gallery", o.view);
+  check(known, "--view '{}': expected one of scatter, layers, curves, heatmaps, heads, ablation, gallery", o.view);
   check(o.frames >= 1 && o.frames <= 100000, "--frames {}: expected 1..100000", o.frames);
   check(o.bench_frames >= 8, "benchmark frames {}: expected at least 8", o.bench_frames);
   check(o.synthetic <= (size_t{1} << 26), "--synthetic {}: at most 2^26 features", o.synthetic);
@@ -237,7 +237,7 @@ void apply_select(AppState& state, const std::string& select) {
 bool data_settled(AppState& state) {
   state.update();
   const DataState states[] = {state.snapshot->features.status().state, state.scatter.status().state,
-                              state.snapshot->curves.status().state, state.snapshot->heat_maps.status().state};
+                              state.snapshot->curves.status().state, state.snapshot->heat_maps.status().state, state.snapshot->results.status().state};
   for (DataState s : states)
     if (s == DataState::kComputing) return false;
   return !state.tasks.any_running();
@@ -341,6 +341,13 @@ nlohmann::json sidecar(const AppState& state, const GuiOptions& options, int wid
   nlohmann::json j = {{"png", options.screenshot}, {"width", width},   {"height", height},
                       {"view", options.view},      {"frames", options.frames}, {"scatter", scatter}};
   const auto model = state.model();
+  const HeadsReport& h = state.heads_report;
+  j["heads"] = {{"drawn", h.drawn},
+                {"area", {h.area.x0, h.area.y0, h.area.x1, h.area.y1}},
+                {"view", {{"x", {h.view.x.min, h.view.x.max}}, {"y", {h.view.y.min, h.view.y.max}}}},
+                {"rows", h.rows},
+                {"cols", h.cols},
+                {"method", h.method}};
   j["features"] = model ? model->table().size() : 0;
   if (model && state.selected >= 0) {
     j["selected"] = {{"row", state.selected},

@@ -83,6 +83,7 @@ void start_synthetic_data(AppState& state, size_t features, uint64_t seed) {
   snapshot->features.begin("generating " + std::to_string(features) + " synthetic features");
   snapshot->curves.begin("generating synthetic curves");
   snapshot->heat_maps.begin("generating synthetic heat maps");
+  snapshot->results.set_missing("synthetic data has no stage 3-5 results; open a store with --db");
   spdlog::info("synthetic data: {} features over 32 layers (seed {})", features, seed);
   state.tasks.start("synthetic data", [snapshot, features, seed](Progress& progress) {
     try {
@@ -109,6 +110,7 @@ void mark_data_missing(AppState& state, const std::string& why) {
   state.snapshot->features.set_missing("run stage 2, adapted features" + suffix);
   state.snapshot->curves.set_missing("run stage 1, adapt dictionaries" + suffix);
   state.snapshot->heat_maps.set_missing("run stage 4, attribution patching" + suffix);
+  state.snapshot->results.set_missing("run stages 3-5, skill features, attribution and ablation" + suffix);
 }
 
 }  // namespace sightline::ui

@@ -33,6 +33,16 @@ struct ScatterReport {
   double last_pick_ms = 0;   // the last hover pick's time
 };
 
+// What the heads view drew last frame (for the screenshot sidecar): the heat map's plot
+// area, the data rectangle shown ([0, cols] x [0, rows], row 0 at the bottom) and its size.
+struct HeadsReport {
+  bool drawn = false;
+  plot::PixelRect area;
+  plot::ViewRect view;
+  int rows = 0, cols = 0;
+  std::string method;
+};
+
 struct AppState {
   AppState();
   ~AppState();
@@ -64,6 +74,8 @@ struct AppState {
   const plot::ViewRect* scatter_camera = nullptr;  // scripted camera (benchmark)
   uint64_t scatter_fitted_serial = 0;               // the model the scatter view was fitted to
   ScatterReport scatter_report;
+  std::string heads_method = "A";       // the heads view's method: "A", "B" or "exact"
+  HeadsReport heads_report;
   std::unique_ptr<GpuResources> gpu;
 
   // The scatter model when ready, else nullptr.

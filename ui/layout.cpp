@@ -97,7 +97,9 @@ void draw_centre(AppState& state) {
   } tabs[] = {{"scatter", "Fig. 2 scatter", draw_scatter_view},
               {"layers", "Per layer (Fig. 7)", draw_layers_view},
               {"curves", "Curves (Fig. 1/5)", draw_curves_view},
-              {"heatmaps", "Heat maps (Fig. 13)", draw_heatmaps_view}};
+              {"heatmaps", "Heat maps (Fig. 13)", draw_heatmaps_view},
+              {"heads", "Heads (Fig. 13/14)", draw_heads_view},
+              {"ablation", "Ablation (Tables 1-2)", draw_ablation_view}};
   for (const auto& tab : tabs) {
     const bool bring = state.requested_view == tab.name;
     if (ImGui::BeginTabItem(tab.label, nullptr, bring ? ImGuiTabItemFlags_SetSelected : 0)) {

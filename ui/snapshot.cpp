@@ -41,3 +41,39 @@ float log_energy(float visual_energy) {
 }
 
 }  // namespace sightline::ui
+
+namespace sightline::ui {
+
+const FeatureDetail* RunResults::find(int layer, int feature) const {
+  const auto it = features.find(FeatureRef{layer, feature});
+  return it == features.end() ? nullptr : &it->second;
+}
+
+HeatMap head_heat_map(const std::vector<HeadScore>& scores, const std::string& title) {
+  HeatMap map;
+  map.title = title;
+  map.x_label = "head";
+  map.y_label = "layer";
+  for (const HeadScore& s : scores) {
+    map.rows = std::max(map.rows, s.head_layer + 1);
+    map.cols = std::max(map.cols, s.head + 1);
+  }
+  map.values.assign(static_cast<size_t>(map.rows) * map.cols, 0.0f);
+  for (const HeadScore& s : scores) {
+    if (s.head_layer < 0 || s.head < 0) continue;  // not a head: nothing to place
+    map.values[static_cast<size_t>(s.head_layer) * map.cols + s.head] = static_cast<float>(s.score);
+    if (s.score < 0) map.diverging = true;
+  }
+  return map;
+}
+
+std::vector<HeadScore> rank_heads(std::vector<HeadScore> scores) {
+  std::stable_sort(scores.begin(), scores.end(), [](const HeadScore& a, const HeadScore& b) {
+    const double ma = std::fabs(a.score), mb = std::fabs(b.score);
+    if (ma != mb) return ma > mb;
+    return a.head_layer != b.head_layer ? a.head_layer < b.head_layer : a.head < b.head;
+  });
+  return scores;
+}
+
+}  // namespace sightline::ui

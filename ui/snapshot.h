@@ -7,10 +7,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "core/store/records.h"
 
 namespace sightline::ui {
 
@@ -119,11 +123,41 @@ class DataSlot {
   DataStatus status_;
 };
 
+// What stages 3-5 stored about one feature (a stage-3 candidate, a skill feature or an
+// analysed one). Empty members: the stage did not write them for this feature.
+struct FeatureDetail {
+  FeatureRef ref;
+  std::map<std::string, double> metrics;  // every computed metric (columns and extras) by name
+  // (relation, OR) from the "vsr_or:<relation>" extras, strongest association first.
+  std::vector<std::pair<std::string, double>> relations;
+  std::vector<TopActivation> top;  // by rank, 0 = strongest, with token / patch activations
+  // Head scores per method ("A", "B", "exact"), ordered by (head_layer, head).
+  std::map<std::string, std::vector<HeadScore>> heads;
+  bool has_patching = false;
+  PatchingRow patching;            // valid when has_patching
+};
+
+// A run's stage 3-5 results: per-feature details and the ablation table.
+struct RunResults {
+  std::string source;
+  std::map<FeatureRef, FeatureDetail> features;
+  std::vector<AblationRow> ablations;  // as Store::ablations returns them
+  // The detail of (layer, feature), or nullptr when no stage 3-5 row names it.
+  const FeatureDetail* find(int layer, int feature) const;
+};
+
+// The [head_layer x head] map of `scores` (rows = head layers 0..max, cols = heads
+// 0..max; unscored cells 0), diverging when a score is negative.
+HeatMap head_heat_map(const std::vector<HeadScore>& scores, const std::string& title);
+// `scores` ranked by |score|, strongest first (ties: lower head_layer, then head).
+std::vector<HeadScore> rank_heads(std::vector<HeadScore> scores);
+
 // Everything the views can show. Shared (shared_ptr) by the UI and the producers.
 struct Snapshot {
   DataSlot<FeatureTable> features;           // stage 2 (+ flags from stages 3-4)
   DataSlot<std::vector<CurveSet>> curves;    // stage 1 (FVU, cosine per layer)
   DataSlot<std::vector<HeatMap>> heat_maps;  // stage 4 (attribution maps)
+  DataSlot<RunResults> results;              // stages 3-5 (skills, heads, ablation)
 };
 
 }  // namespace sightline::ui

@@ -29,7 +29,10 @@ FeatureTable read_feature_table(Store& store, const RunRecord& run, size_t* skip
   const auto& cosine = cols.metric.at("decoder_cosine");
   const auto& adapted = cols.metric.at("adapted");
   const auto& spatial = cols.metric.at("spatial");
-  std::set<FeatureRef> analysed;
+  std::set<FeatureRef> analysed, candidates, selected;
+  for (const FeatureRef& f : store.selection(run.id, store_keys::candidates_selection(store_keys::kSpatialSkill)))
+    candidates.insert(f);
+  for (const FeatureRef& f : store.selection(run.id, store_keys::kSpatialSelection)) selected.insert(f);
   for (const AblationRow& row : store.ablations(run.id)) analysed.insert({row.layer, row.feature});
 
   FeatureTable t;
@@ -45,7 +48,9 @@ FeatureTable read_feature_table(Store& store, const RunRecord& run, size_t* skip
           "file '{}': table 'features': run {} layer {} is outside 0..65535", store.path(), run.id, layer);
     uint8_t flags = 0;
     if (flag_set(adapted[i])) flags |= kFlagAdapted;
-    if (flag_set(spatial[i])) flags |= kFlagSpatialFeature;
+    const FeatureRef ref{layer, cols.feature[i]};
+    if (flag_set(spatial[i]) || selected.count(ref)) flags |= kFlagSpatialFeature;
+    if (candidates.count(ref)) flags |= kFlagSpatialCandidate;
     if (analysed.count({layer, cols.feature[i]})) flags |= kFlagAnalysed;
     t.layer.push_back(static_cast<uint16_t>(layer));
     t.feature.push_back(cols.feature[i]);
@@ -109,6 +114,43 @@ std::vector<CurveSet> read_curve_sets(Store& store, const RunRecord& run) {
   return sets;
 }
 
+RunResults read_run_results(Store& store, const RunRecord& run) {
+  RunResults results;
+  results.source = store.path();
+  results.ablations = store.ablations(run.id);
+  std::set<FeatureRef> refs;
+  for (const char* skill : {store_keys::kSpatialSkill, "ocr"}) {
+    for (const FeatureRef& f : store.selection(run.id, store_keys::candidates_selection(skill))) refs.insert(f);
+    for (const FeatureRef& f : store.selection(run.id, skill)) refs.insert(f);
+  }
+  for (const AblationRow& row : results.ablations) refs.insert({row.layer, row.feature});
+  std::map<FeatureRef, PatchingRow> patching;
+  for (const PatchingRow& row : store.patching(run.id)) {
+    patching[{row.layer, row.feature}] = row;
+    refs.insert({row.layer, row.feature});
+  }
+  const std::string prefix = store_keys::kVsrOrPrefix;
+  for (const FeatureRef& ref : refs) {
+    FeatureDetail d;
+    d.ref = ref;
+    if (const std::optional<FeatureRow> row = store.feature(run.id, ref.layer, ref.feature)) d.metrics = row->metrics();
+    for (const auto& [key, value] : d.metrics)
+      if (key.compare(0, prefix.size(), prefix) == 0 && std::isfinite(value))
+        d.relations.emplace_back(key.substr(prefix.size()), value);
+    std::stable_sort(d.relations.begin(), d.relations.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    d.top = store.top_activations(run.id, ref.layer, ref.feature);
+    for (HeadScore& s : store.head_scores(run.id, ref.layer, ref.feature)) d.heads[s.method].push_back(std::move(s));
+    const auto it = patching.find(ref);
+    if (it != patching.end()) {
+      d.has_patching = true;
+      d.patching = it->second;
+    }
+    results.features.emplace(ref, std::move(d));
+  }
+  return results;
+}
+
 StoreData read_store(const std::string& path, const std::string& run_name) {
   Store store = Store::open(path, Store::Mode::kReadOnly);
   std::optional<RunRecord> run;
@@ -128,6 +170,7 @@ StoreData read_store(const std::string& path, const std::string& run_name) {
   store.transaction([&] {
     data.features = read_feature_table(store, *run, &data.skipped_features);
     data.curves = read_curve_sets(store, *run);
+    data.results = read_run_results(store, *run);
   });
   data.features.validate();
   return data;
@@ -143,6 +186,10 @@ void publish_store_data(Snapshot& snapshot, const StoreData& data) {
     snapshot.curves.publish(std::make_shared<const std::vector<CurveSet>>(data.curves));
   else
     snapshot.curves.set_missing("run stage 1, adapt dictionaries" + where);
+  if (!data.results.features.empty() || !data.results.ablations.empty())
+    snapshot.results.publish(std::make_shared<const RunResults>(data.results));
+  else
+    snapshot.results.set_missing("run stages 3-5, skill features, attribution and ablation" + where);
   snapshot.heat_maps.set_missing("attribution maps are not read from the store; explore them with --synthetic N");
 }
 
@@ -150,6 +197,7 @@ uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, c
   snapshot->features.begin("reading features from '" + path + "'");
   snapshot->curves.begin("reading curves from '" + path + "'");
   snapshot->heat_maps.begin("reading '" + path + "'");
+  snapshot->results.begin("reading skill, head and ablation results from '" + path + "'");
   return tasks.start("read store", [snapshot, path](Progress& progress) {
     try {
       progress.begin("reading '" + path + "'", 0);
@@ -165,6 +213,7 @@ uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, c
       snapshot->features.fail(e.what());
       snapshot->curves.fail(e.what());
       snapshot->heat_maps.fail(e.what());
+      snapshot->results.fail(e.what());
       throw;
     }
   });

@@ -29,11 +29,13 @@ struct StoreData {
   FeatureTable features;
   size_t skipped_features = 0;  // rows lacking visual_energy or decoder_cosine
   std::vector<CurveSet> curves;
+  RunResults results;  // stages 3-5; empty when none ran
 };
 
 // The feature table of a run: one row per feature with both E_v and c_f computed, ordered
 // by (layer, feature); flags from the store's adapted / spatial columns (kFlagAdapted,
-// kFlagSpatialFeature) and its ablation rows (kFlagAnalysed). num_layers = highest layer
+// kFlagSpatialFeature), its selections "spatial_candidates" (kFlagSpatialCandidate) and
+// "spatial" (kFlagSpatialFeature) and its ablation rows (kFlagAnalysed). num_layers = highest layer
 // + 1. `skipped` receives the number of rows left out for a missing E_v or c_f. Throws
 // Error naming the file when a layer does not fit the table's 16-bit layer field.
 FeatureTable read_feature_table(Store& store, const RunRecord& run, size_t* skipped = nullptr);
@@ -45,18 +47,24 @@ FeatureTable read_feature_table(Store& store, const RunRecord& run, size_t* skip
 // Names and keys are those of core/pipeline/store_keys.h.
 std::vector<CurveSet> read_curve_sets(Store& store, const RunRecord& run);
 
+// The run's stage 3-5 results: a FeatureDetail (metrics, vsr_or:<relation> associations,
+// top activations with their activations, head scores per method, the Spearman row) for
+// every feature of the selections "spatial_candidates", "spatial", "ocr_candidates", "ocr"
+// and of the ablation and patching rows; and the ablation rows.
+RunResults read_run_results(Store& store, const RunRecord& run);
+
 // Opens `path` read-only and reads its newest run (`run_name` empty) or the newest run
 // called `run_name`. Throws Error naming the file when it cannot be opened, is not a
 // Sightline store, or holds no (such) run.
 StoreData read_store(const std::string& path, const std::string& run_name = "");
 
-// Publishes a read into the slots: features and curves become ready, or missing with the
-// stage to run when the store holds none; heat maps become missing (the attribution maps
+// Publishes a read into the slots: features, curves and results become ready, or missing
+// with the stage to run when the store holds none; heat maps become missing (the attribution maps
 // are not read from the store).
 void publish_store_data(Snapshot& snapshot, const StoreData& data);
 
 // Marks the slots computing, then reads `path` on a task of `tasks` and publishes into
-// `snapshot`. A failure (missing file, not a store, no run) fails the three slots with the
+// `snapshot`. A failure (missing file, not a store, no run) fails the slots with the
 // message and fails the task, which the TaskList logs through spdlog (the explorer's log
 // pane); it never leaves the task's thread. Returns the task id.
 uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, const std::string& path);

@@ -84,6 +84,7 @@ void draw_jobs_pane(AppState& state) {
     slot_row("scatter index", state.scatter.status());
     slot_row("curves", state.snapshot->curves.status());
     slot_row("heat maps", state.snapshot->heat_maps.status());
+    slot_row("skills, heads, ablation", state.snapshot->results.status());
     ImGui::EndTable();
   }
   ImGui::EndChild();
