@@ -136,5 +136,9 @@ int main(int argc, char** argv) {
               exact_z_s / attr_z_s);
   std::printf("agreement (full corruption, random weights): spearman A %.3f, B %.3f\n", agree.spearman_a,
               agree.spearman_b);
+  std::printf("BENCH name=bench_attribution threads=%d attr_fwd_units=%.2f exact_qk_fwd_units=%.2f speedup_qk=%.1f "
+              "speedup_z=%.1f spearman_a=%.3f\n",
+              at::get_num_threads(), attr_s / forward_s, exact_qk_s / forward_s, exact_qk_s / attr_s,
+              exact_z_s / attr_z_s, agree.spearman_a);
   return 0;
 }

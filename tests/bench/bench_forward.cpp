@@ -77,5 +77,8 @@ int main(int argc, char** argv) {
               flops / mm_s / 1e9, mm_calls, static_cast<long long>(B * T), static_cast<long long>(t.hidden_size),
               static_cast<long long>(t.hidden_size), static_cast<long long>(t.hidden_size));
   std::printf("ratio forward/at::mm: %.2f\n", mm_s / forward_s);
+  std::printf("BENCH name=bench_forward threads=%d forward_tokens_s=%.0f forward_gflop_s=%.2f mm_tokens_s=%.0f "
+              "ratio=%.2f\n",
+              at::get_num_threads(), tokens / forward_s, flops / forward_s / 1e9, tokens / mm_s, mm_s / forward_s);
   return 0;
 }

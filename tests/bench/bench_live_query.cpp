@@ -202,5 +202,8 @@ int main(int argc, char** argv) {
   std::printf("  repeat: intervened pass only, median            %7.0f  %7.0f  (d_acc %.1f)\n", median(warm_ms),
               median(warm_cpu_ms), last.d_accuracy);
   std::printf("  one plain pass from pixels (score_yes_no)       %7.0f  %7.0f\n", plain_ms.first, plain_ms.second);
+  std::printf("BENCH name=bench_live_query threads=%d live_ms=%.1f live_cpu_ms=%.1f reeval_cold_ms=%.0f "
+              "reeval_warm_ms=%.0f\n",
+              at::get_num_threads(), median(live_ms), median(live_cpu_ms), cold_ms.first, median(warm_ms));
   return 0;
 }

@@ -64,5 +64,7 @@ int main(int argc, char** argv) {
   std::printf("SAE training %10.0f rows/s  %7.2f GFLOP/s\n", stats.tokens / sae_s, flops / sae_s / 1e9);
   std::printf("at::mm       %10.0f rows/s  %7.2f GFLOP/s\n", stats.tokens / mm_s, flops / mm_s / 1e9);
   std::printf("ratio SAE/at::mm: %.2f\n", mm_s / sae_s);
+  std::printf("BENCH name=bench_sae_train threads=%d sae_rows_s=%.0f sae_gflop_s=%.2f mm_rows_s=%.0f ratio=%.2f\n",
+              at::get_num_threads(), stats.tokens / sae_s, flops / sae_s / 1e9, stats.tokens / mm_s, mm_s / sae_s);
   return 0;
 }

@@ -68,5 +68,7 @@ int main(int argc, char** argv) {
   }
   std::printf("train step B=%d T=%d threads=%d: forward %.3f s, backward %.3f s, optimiser %.3f s, %.0f tokens/s\n",
               B, T, at::get_num_threads(), tf / reps, tb / reps, to / reps, B * T * reps / (tf + tb + to));
+  std::printf("BENCH name=bench_train_step threads=%d forward_s=%.3f backward_s=%.3f optimiser_s=%.3f tokens_s=%.0f\n",
+              at::get_num_threads(), tf / reps, tb / reps, to / reps, B * T * reps / (tf + tb + to));
   return 0;
 }
