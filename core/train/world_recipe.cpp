@@ -112,8 +112,39 @@ nlohmann::json to_json(const WorldPreset& p) {
             {"lr", p.sae.lr}}}};
 }
 
+namespace {
+
+// A typo in a world config would otherwise build a different world than asked for without
+// a word (an hour of training on the default preset): every key must be one to_json()
+// writes, and the model shapes ("lm", "vision", "vision_select_layer"), which the preset
+// fixes, may only repeat the preset's values (a manifest's "preset" holds them).
+void check_world_preset_keys(const nlohmann::json& j, const WorldPreset& p, const std::string& where) {
+  check(j.is_object(), "file '{}': expected a JSON object for the world preset", where);
+  const nlohmann::json known = to_json(p);
+  for (const auto& [key, value] : j.items()) {
+    check(known.contains(key), "file '{}': field '{}' is unknown (expected one of the keys of --print-config)", where,
+          key);
+    const bool fixed = key == "lm" || key == "vision" || key == "vision_select_layer";
+    if (key == "sae" || fixed) {
+      if (value.is_object() && known[key].is_object()) {
+        for (const auto& [sub, v] : value.items()) {
+          check(known[key].contains(sub), "file '{}': field '{}.{}' is unknown", where, key, sub);
+          check(!fixed || v == known[key][sub], "file '{}': field '{}.{}' is {}, but preset '{}' fixes it at {}",
+                where, key, sub, v.dump(), p.name, known[key][sub].dump());
+        }
+      } else {
+        check(!fixed || value == known[key], "file '{}': field '{}' is {}, but preset '{}' fixes it at {}", where,
+              key, value.dump(), p.name, known[key].dump());
+      }
+    }
+  }
+}
+
+}  // namespace
+
 WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& where) {
   WorldPreset p = world_preset(json_get_or<std::string>(j, "name", "default", where));
+  check_world_preset_keys(j, p, where);
   p.seed = json_get_or<uint64_t>(j, "seed", p.seed, where);
   if (j.contains("data")) p.data = world_data_options_from_json(j["data"], where + "' field 'data", p.data);
   auto optim = [&](const char* key, OptimOptions& o) {

@@ -58,7 +58,9 @@ struct WorldPreset {
 // "default" (the shipped world) or "micro" (tests: builds in well under a minute).
 WorldPreset world_preset(const std::string& name);
 nlohmann::json to_json(const WorldPreset& preset);
-// Starts from world_preset(j["name"]) and overrides what j holds.
+// Starts from world_preset(j["name"]) and overrides what j holds. Throws Error naming
+// `where` and the key for a key to_json() does not write, or for "lm" / "vision" /
+// "vision_select_layer" values other than the preset's (the preset fixes the shapes).
 WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& where);
 
 using LogFn = std::function<void(const std::string&)>;
