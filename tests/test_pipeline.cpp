@@ -34,14 +34,9 @@ using namespace sightline;
 
 namespace {
 
-std::string micro_world() {
-  const char* env = std::getenv("SIGHTLINE_MICRO_WORLD");
-  return env && fs::exists(fs::path(env) / "manifest.json") ? std::string(env) : std::string();
-}
-
 #define REQUIRE_MICRO_WORLD()                                                                  \
   do {                                                                                         \
-    if (micro_world().empty())                                                                 \
+    if (test::micro_world_dir().empty())                                                                 \
       GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world: skipping";     \
   } while (0)
 
@@ -56,7 +51,7 @@ nlohmann::json test_config() {
 
 PipelineOptions world_options() {
   auto j = test_config();
-  j["source"]["world"] = micro_world();
+  j["source"]["world"] = test::micro_world_dir();
   return pipeline_options_from_json(j, "test config");
 }
 
@@ -66,7 +61,7 @@ struct WorldShape {
   int64_t d_sae = 0;
 };
 WorldShape world_shape() {
-  const auto manifest = read_json_file(micro_world() + "/manifest.json");
+  const auto manifest = read_json_file(test::micro_world_dir() + "/manifest.json");
   const WorldPreset preset = world_preset_from_json(manifest["preset"], "manifest");
   return {static_cast<int>(preset.lm.num_hidden_layers), preset.sae.expansion * preset.lm.hidden_size};
 }
@@ -97,13 +92,6 @@ const CleanRun& clean_run() {
     return out;
   }();
   return c;
-}
-
-std::string first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
 }
 
 }  // namespace
@@ -361,7 +349,7 @@ TEST(PipelineWorld, KilledMidStageResumesToTheSameResults) {
 TEST(PipelineReal, WorldDatasetFilesThroughRealMode) {
   REQUIRE_MICRO_WORLD();
   at::set_num_threads(1);
-  const std::string world = micro_world();
+  const std::string world = test::micro_world_dir();
   const auto manifest = read_json_file(world + "/manifest.json");
   WorldDataOptions data = world_preset_from_json(manifest["preset"], "manifest").data;
   data.n_train = 24;
@@ -415,13 +403,13 @@ TEST(PipelineCli, RunThenReportWritesTheCsvFiles) {
   const std::string dir = test::scratch_dir("pipeline-cli");
   const std::string config = dir + "/config.json";
   write_json_file(config, test_config());
-  const auto printed = test::run_cli("run --print-config --world " + micro_world() + " --config " + config);
+  const auto printed = test::run_cli("run --print-config --world " + test::micro_world_dir() + " --config " + config);
   ASSERT_EQ(printed.exit_code, 0) << printed.out;
   const auto j = nlohmann::json::parse(printed.out);
   EXPECT_EQ(j["stages"]["adapt"]["train_tokens"], 4000);
-  EXPECT_EQ(j["source"]["world"], fs::absolute(micro_world()).lexically_normal().string());
+  EXPECT_EQ(j["source"]["world"], fs::absolute(test::micro_world_dir()).lexically_normal().string());
 
-  const auto run = test::run_cli("--threads 1 run --world " + micro_world() + " --db " + dir + "/run.db --config " +
+  const auto run = test::run_cli("--threads 1 run --world " + test::micro_world_dir() + " --db " + dir + "/run.db --config " +
                                  config + " --stages diff");
   ASSERT_EQ(run.exit_code, 0) << run.out;
   EXPECT_NE(run.out.find("stage adapt: done"), std::string::npos) << run.out;
@@ -429,18 +417,18 @@ TEST(PipelineCli, RunThenReportWritesTheCsvFiles) {
 
   const auto report = test::run_cli("report --db " + dir + "/run.db --out " + dir + "/report");
   ASSERT_EQ(report.exit_code, 0) << report.out;
-  EXPECT_EQ(first_line(dir + "/report/features.csv").rfind("layer,feature,visual_energy,decoder_cosine,adapted,", 0),
+  EXPECT_EQ(test::first_line(dir + "/report/features.csv").rfind("layer,feature,visual_energy,decoder_cosine,adapted,", 0),
             0u);
-  EXPECT_EQ(first_line(dir + "/report/fvu.csv"), "layer,regime,tokens,fvu,l0");
-  EXPECT_EQ(first_line(dir + "/report/sweep.csv"), "eps,p_cos,cosine_threshold,count,jaccard,layer_correlation");
-  EXPECT_EQ(first_line(dir + "/report/layers.csv").rfind("layer,features,fvu_full,fvu_image,fvu_text,fvu_random,", 0),
+  EXPECT_EQ(test::first_line(dir + "/report/fvu.csv"), "layer,regime,tokens,fvu,l0");
+  EXPECT_EQ(test::first_line(dir + "/report/sweep.csv"), "eps,p_cos,cosine_threshold,count,jaccard,layer_correlation");
+  EXPECT_EQ(test::first_line(dir + "/report/layers.csv").rfind("layer,features,fvu_full,fvu_image,fvu_text,fvu_random,", 0),
             0u);
   int64_t lines = 0;
   std::ifstream features(dir + "/report/features.csv");
   for (std::string line; std::getline(features, line);) ++lines;
   EXPECT_EQ(lines, 1 + world_shape().layers * world_shape().d_sae);
 
-  const auto bad = test::run_cli("run --world " + micro_world() + " --db " + dir + "/x.db --stages nope");
+  const auto bad = test::run_cli("run --world " + test::micro_world_dir() + " --db " + dir + "/x.db --stages nope");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.out.find("unknown stage 'nope'"), std::string::npos) << bad.out;
 }
@@ -462,7 +450,7 @@ TEST(PipelineCli, AllStagesThenReportAgreeWithTheSpatialSelection) {
   const std::string dir = test::scratch_dir("pipeline-cli-all");
   const std::string config = dir + "/config.json";
   write_json_file(config, test_config());
-  const auto run = test::run_cli("--threads 1 run --world " + micro_world() + " --db " + dir + "/run.db --config " + config);
+  const auto run = test::run_cli("--threads 1 run --world " + test::micro_world_dir() + " --db " + dir + "/run.db --config " + config);
   ASSERT_EQ(run.exit_code, 0) << run.out;
   for (const char* stage : {"adapt", "diff", "shift", "topk", "lexical", "autointerp", "attrib", "ablate"})
     EXPECT_NE(run.out.find(std::string("stage ") + stage + ": done"), std::string::npos) << stage << "\n" << run.out;

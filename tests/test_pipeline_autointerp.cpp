@@ -27,14 +27,9 @@ using namespace sightline;
 
 namespace {
 
-std::string autointerp_world() {
-  const char* env = std::getenv("SIGHTLINE_MICRO_WORLD");
-  return env && fs::exists(fs::path(env) / "manifest.json") ? std::string(env) : std::string();
-}
-
 PipelineOptions autointerp_options(const nlohmann::json& stage) {
   nlohmann::json j = nlohmann::json::parse(R"({"data": {"train_items": 10, "heldout_items": 10, "eval_items": 40}})");
-  j["source"]["world"] = autointerp_world();
+  j["source"]["world"] = test::micro_world_dir();
   PipelineOptions o = pipeline_options_from_json(j, "test config");
   nlohmann::json s = autointerp_stage_definition().defaults();
   if (!stage.is_null()) s.merge_patch(stage);
@@ -97,7 +92,7 @@ TEST(PipelineAutointerp, OptionsRefuseHttpsAndUnknownVariants) {
 }
 
 TEST(PipelineAutointerp, WithoutEndpointTheStageIsSkipped) {
-  if (autointerp_world().empty()) GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world";
+  if (test::micro_world_dir().empty()) GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world";
   PipelineContext ctx(autointerp_options({}));
   bool wrote = false;
   const StageRun r = run_autointerp(ctx, test::scratch_dir("autointerp-skip"), [&](Store&, int64_t) { wrote = true; });
@@ -109,7 +104,7 @@ TEST(PipelineAutointerp, WithoutEndpointTheStageIsSkipped) {
 }
 
 TEST(PipelineAutointerp, DescribesSkillFeaturesIntoStoreAndJson) {
-  if (autointerp_world().empty()) GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world";
+  if (test::micro_world_dir().empty()) GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world";
   test::StubChatServer server([](const test::StubRequest& req) {
     test::StubReply r;
     const std::string system = nlohmann::json::parse(req.body)["messages"][0]["content"];

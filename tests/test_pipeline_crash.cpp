@@ -30,11 +30,6 @@ using namespace sightline;
 
 namespace {
 
-std::string crash_micro_world() {
-  const char* env = std::getenv("SIGHTLINE_MICRO_WORLD");
-  return env && fs::exists(fs::path(env) / "manifest.json") ? std::string(env) : std::string();
-}
-
 // The small budgets of tests/test_pipeline.cpp's test_config().
 nlohmann::json crash_test_config() {
   return nlohmann::json::parse(R"({
@@ -131,7 +126,7 @@ void expect_same_table(const std::vector<std::string>& got, const std::vector<st
 }
 
 TEST(PipelineCrash, SigkillInEveryStageThenResumeMatchesAnUninterruptedRun) {
-  const std::string world = crash_micro_world();
+  const std::string world = test::micro_world_dir();
   if (world.empty()) GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world: skipping";
   const auto t0 = std::chrono::steady_clock::now();
   const std::string dir = test::scratch_dir("pipeline-crash");

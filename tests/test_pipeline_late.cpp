@@ -42,14 +42,9 @@ namespace {
 
 namespace k = store_keys;
 
-std::string late_micro_world() {
-  const char* env = std::getenv("SIGHTLINE_MICRO_WORLD");
-  return env && fs::exists(fs::path(env) / "manifest.json") ? std::string(env) : std::string();
-}
-
 #define REQUIRE_LATE_MICRO_WORLD()                                                             \
   do {                                                                                         \
-    if (late_micro_world().empty())                                                            \
+    if (test::micro_world_dir().empty())                                                            \
       GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world: skipping";     \
   } while (0)
 
@@ -64,7 +59,7 @@ PipelineOptions late_options() {
     "stages": {"adapt": {"regimes": ["text"], "train_tokens": 4000,
                          "train": {"batch_size": 256, "lr": 1e-3, "warmup_steps": 5, "eval_every_tokens": 2000,
                                    "shuffle_buffer_mb": 0.5, "dead_window_tokens": 20000}}}})");
-  j["source"]["world"] = late_micro_world();
+  j["source"]["world"] = test::micro_world_dir();
   PipelineOptions o = pipeline_options_from_json(j, "late test config");
   nlohmann::json attrib = attrib_stage_definition().defaults();
   attrib.merge_patch(nlohmann::json::parse(

@@ -30,11 +30,6 @@ using namespace sightline;
 
 namespace {
 
-std::string skills_micro_world() {
-  const char* env = std::getenv("SIGHTLINE_MICRO_WORLD");
-  return env && fs::exists(fs::path(env) / "manifest.json") ? std::string(env) : std::string();
-}
-
 // Adapt only the text regime (the one the skill stages read) on a small budget; every VQA
 // question of the micro world's test split as D_base.
 PipelineOptions skill_options() {
@@ -44,7 +39,7 @@ PipelineOptions skill_options() {
                          "train": {"batch_size": 256, "lr": 1e-3, "warmup_steps": 5, "eval_every_tokens": 1000,
                                    "shuffle_buffer_mb": 0.5, "dead_window_tokens": 20000}},
                "diff": {"regime": "text"}}})");
-  j["source"]["world"] = skills_micro_world();
+  j["source"]["world"] = test::micro_world_dir();
   return pipeline_options_from_json(j, "skills test config");
 }
 
@@ -56,17 +51,10 @@ PipelineRunOptions skill_run(const std::string& db) {
   return r;
 }
 
-std::string skills_first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
 }  // namespace
 
 TEST(PipelineSkills, ShiftTopkLexicalEndToEndOnTheMicroWorld) {
-  if (skills_micro_world().empty()) GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world: skipping";
+  if (test::micro_world_dir().empty()) GTEST_SKIP() << "SIGHTLINE_MICRO_WORLD is not set to a built micro world: skipping";
   torch::set_num_threads(1);
   const std::string dir = test::scratch_dir("pipeline-skills");
   const std::string db = dir + "/run.db";
@@ -177,7 +165,7 @@ TEST(PipelineSkills, ShiftTopkLexicalEndToEndOnTheMicroWorld) {
 
   // Report: one skill_features.csv row per candidate of each skill.
   const ReportCounts counts = write_report(store, run, dir + "/report");
-  EXPECT_EQ(skills_first_line(dir + "/report/skill_features.csv"),
+  EXPECT_EQ(test::first_line(dir + "/report/skill_features.csv"),
             "layer,feature,skill,p_base,p_skill,dp,odds_ratio,lexical_pass,adapted,selected,top_relations");
   EXPECT_EQ(counts.skill_features, static_cast<int64_t>(candidates["spatial"].size() + candidates["ocr"].size()));
   const std::string summary = format_summary(run_summary(store, run));

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <sys/wait.h>
@@ -36,6 +37,19 @@ ScratchRegistry& registry() {
   return r;
 }
 }  // namespace
+
+std::string micro_world_dir() {
+  const char* env = std::getenv("SIGHTLINE_MICRO_WORLD");
+  return env && std::filesystem::exists(std::filesystem::path(env) / "manifest.json") ? std::string(env)
+                                                                                       : std::string();
+}
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
 
 std::string scratch_dir(const std::string& tag) {
   std::random_device rd;

@@ -50,6 +50,13 @@ inline std::string read_bytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// The micro world the ctest fixture built (env SIGHTLINE_MICRO_WORLD, holding a
+// manifest.json), or "" when there is none.
+std::string micro_world_dir();
+
+// The first line of a text file ("" when it cannot be read).
+std::string first_line(const std::string& path);
+
 // A fresh empty directory under the system temp dir, removed at process exit.
 std::string scratch_dir(const std::string& tag);
 
