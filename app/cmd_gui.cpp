@@ -23,6 +23,9 @@ struct GuiFlags {
   int bench_frames = 400;
   int width = 0, height = 0;
   uint64_t seed = 1;
+  int64_t statement = 0, query_token = -1;
+  std::string image_file, question, head, ablate;
+  double alpha = -1;
 };
 
 }  // namespace
@@ -34,7 +37,7 @@ void register_gui(CLI::App& app, Action& action) {
   cmd->add_option("--world", f->world, "World directory");
   cmd->add_option("--screenshot", f->screenshot, "Render --frames frames once the data is ready, write this PNG "
                                                   "(and FILE.png.json describing it), exit");
-  cmd->add_option("--view", f->view, "Centre view to show: scatter, layers, curves, heatmaps, heads, ablation, gallery");
+  cmd->add_option("--view", f->view, "Centre view to show: scatter, layers, curves, heatmaps, heads, overlays, ablation, gallery");
   cmd->add_option("--select", f->select, "Select a feature as LAYER:FEATURE");
   cmd->add_option("--frames", f->frames, "Frames rendered before the screenshot")->check(CLI::Range(1, 100000));
   cmd->add_option("--synthetic", f->synthetic, "Explore N synthetic features over 32 layers");
@@ -44,6 +47,14 @@ void register_gui(CLI::App& app, Action& action) {
   cmd->add_option("--width", f->width, "Window width (default: last size, 1600 for screenshots)");
   cmd->add_option("--height", f->height, "Window height (default: last size, 1000 for screenshots)");
   cmd->add_option("--seed", f->seed, "Synthetic data seed");
+  cmd->add_option("--statement", f->statement, "Overlays / ablation: the VSR statement whose image is shown");
+  cmd->add_option("--image", f->image_file, "Overlays / ablation: open this image file instead");
+  cmd->add_option("--question", f->question, "Overlays / ablation: the question asked (default: the statement)");
+  cmd->add_option("--head", f->head, "Overlays: the head shown large, LAYER:HEAD (default: the selected feature's top head)");
+  cmd->add_option("--alpha", f->alpha, "Overlays: colormap weight over the image, 0..1");
+  cmd->add_option("--query-token", f->query_token, "Overlays: prompt position whose attention is shown (default: the last)");
+  cmd->add_option("--ablate", f->ablate, "Ablation: toggle these, e.g. 3:40,h1:0 (feature L3 #40, head L1 H0), and "
+                                         "re-evaluate at start");
   cmd->callback([f, &action] {
     action = [f] {
 #ifdef SIGHTLINE_HAVE_GUI
@@ -60,6 +71,13 @@ void register_gui(CLI::App& app, Action& action) {
       o.width = f->width;
       o.height = f->height;
       o.seed = f->seed;
+      o.statement = f->statement;
+      o.image_file = f->image_file;
+      o.question = f->question;
+      o.head = f->head;
+      o.alpha = f->alpha;
+      o.query_token = f->query_token;
+      o.ablate = f->ablate;
       ui::run_gui(o);
 #else
       (void)f;

@@ -31,6 +31,8 @@
 #include "ui/gl/capture.h"
 #include "ui/gpu_resources.h"
 #include "ui/layout.h"
+#include "ui/live_options.h"
+#include "ui/live_views.h"
 #include "ui/plot/plot.h"
 #include "ui/store_loader.h"
 
@@ -61,7 +63,19 @@ std::pair<int, int> parse_select(const std::string& text) {
 void validate(const GuiOptions& o) {
   bool known = o.view == "gallery";
   for (const char* name : kViewNames) known = known || o.view == name;
-  check(known, "--view '{}': expected one of scatter, layers, curves, heatmaps, heads, ablation, gallery", o.view);
+  check(known, "--view '{}': expected one of scatter, layers, curves, heatmaps, heads, overlays, ablation, gallery",
+        o.view);
+  check(o.statement >= 0, "--statement {}: expected a non-negative index", o.statement);
+  check(o.alpha == -1 || (o.alpha >= 0 && o.alpha <= 1), "--alpha {}: expected 0..1", o.alpha);
+  check(o.query_token >= -1, "--query-token {}: expected a prompt position (or -1 for the last)", o.query_token);
+  if (!o.head.empty()) {
+    try {
+      parse_select(o.head);
+    } catch (const Error&) {
+      fail("--head '{}': expected LAYER:HEAD with two non-negative integers, e.g. 1:0", o.head);
+    }
+  }
+  if (!o.ablate.empty()) parse_ablate(o.ablate);
   check(o.frames >= 1 && o.frames <= 100000, "--frames {}: expected 1..100000", o.frames);
   check(o.bench_frames >= 8, "benchmark frames {}: expected at least 8", o.bench_frames);
   check(o.synthetic <= (size_t{1} << 26), "--synthetic {}: at most 2^26 features", o.synthetic);
@@ -240,6 +254,10 @@ bool data_settled(AppState& state) {
                               state.snapshot->curves.status().state, state.snapshot->heat_maps.status().state, state.snapshot->results.status().state};
   for (DataState s : states)
     if (s == DataState::kComputing) return false;
+  if (state.live) {
+    state.live->update(state.tasks);
+    if (state.live->busy()) return false;
+  }
   return !state.tasks.any_running();
 }
 
@@ -294,7 +312,8 @@ void run_interactive(AppState& state, GLFWwindow* window, const GuiOptions& opti
   bool select_pending = !options.select.empty();
   SettingsSaver saver(settings_on_disk);
   while (!glfwWindowShouldClose(window)) {
-    const bool busy = state.tasks.any_running();
+    // The live views' queries run on their service's thread, not as tasks: count them too.
+    const bool busy = state.tasks.any_running() || (state.live && state.live->busy());
     if (frames_left <= 0 && g_events.load() == 0) {
       // Idle: block until input, waking at 10 Hz while jobs run (progress bars).
       glfwWaitEventsTimeout(busy ? 0.1 : 0.5);
@@ -348,6 +367,7 @@ nlohmann::json sidecar(const AppState& state, const GuiOptions& options, int wid
                 {"rows", h.rows},
                 {"cols", h.cols},
                 {"method", h.method}};
+  j["live"] = live_sidecar(state.live_report);
   j["features"] = model ? model->table().size() : 0;
   if (model && state.selected >= 0) {
     j["selected"] = {{"row", state.selected},
@@ -546,6 +566,10 @@ int run_gui(const GuiOptions& input) {
       spdlog::warn("gui: the last store, '{}', no longer exists", state.settings.last_db);
     mark_data_missing(state, "no --db given; File > Synthetic data explores generated data");
   }
+
+  // Views 5 and 6: load the live model now when they are shown or configured, so that a
+  // screenshot waits for it (data_settled).
+  start_live_views(state, options);
 
   if (options.bench) {
     run_bench(state, session.window(), options);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ui/adapted_set.h"
+#include "ui/live_report.h"
 #include "ui/log_buffer.h"
 #include "ui/plot/colormap.h"
 #include "ui/plot/transform.h"
@@ -42,6 +43,8 @@ struct HeadsReport {
   int rows = 0, cols = 0;
   std::string method;
 };
+
+class LiveViews;  // ui/live_views.h: the live model and the state views 5 and 6 share
 
 struct AppState {
   AppState();
@@ -76,6 +79,8 @@ struct AppState {
   ScatterReport scatter_report;
   std::string heads_method = "A";       // the heads view's method: "A", "B" or "exact"
   HeadsReport heads_report;
+  std::shared_ptr<LiveViews> live;      // created by the first live view drawn (or a scripted start)
+  LiveReport live_report;
   std::unique_ptr<GpuResources> gpu;
 
   // The scatter model when ready, else nullptr.

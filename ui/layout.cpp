@@ -99,6 +99,7 @@ void draw_centre(AppState& state) {
               {"curves", "Curves (Fig. 1/5)", draw_curves_view},
               {"heatmaps", "Heat maps (Fig. 13)", draw_heatmaps_view},
               {"heads", "Heads (Fig. 13/14)", draw_heads_view},
+              {"overlays", "Overlays (Fig. 4/15)", draw_overlays_view},
               {"ablation", "Ablation (Tables 1-2)", draw_ablation_view}};
   for (const auto& tab : tabs) {
     const bool bring = state.requested_view == tab.name;

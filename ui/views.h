@@ -14,7 +14,8 @@ void draw_layers_view(AppState& state);    // Fig. 7: |A| and mean cosine per la
 void draw_curves_view(AppState& state);    // Fig. 1/5/6: curve sets
 void draw_heatmaps_view(AppState& state);  // Fig. 13/14: layer x head maps
 void draw_heads_view(AppState& state);     // the selected feature's head scores, A / B / exact
-void draw_ablation_view(AppState& state);  // Tables 1-2: the run's ablation rows
+void draw_ablation_view(AppState& state);  // Tables 1-2: the run's ablation rows, live toggles and re-evaluation
+void draw_overlays_view(AppState& state);  // Fig. 4/15/16: a head's attention over the image, top vs bottom heads
 // Side and bottom panes.
 void draw_feature_list(AppState& state);   // left: search, category filter, box selection
 void draw_feature_page(AppState& state);   // right: the selected feature

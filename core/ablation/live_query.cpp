@@ -181,6 +181,16 @@ double LiveQueryService::reeval_fraction() const {
   return running_reeval_ ? std::max(0.0, running_reeval_->fraction()) : -1.0;
 }
 
+void LiveQueryService::cancel_reeval() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (pending_reeval_) set_state(pending_reeval_->first, RequestState::kSuperseded);
+    pending_reeval_.reset();
+    if (running_reeval_) running_reeval_->cancel();
+  }
+  done_.notify_all();
+}
+
 void LiveQueryService::pause() {
   std::lock_guard<std::mutex> lock(mutex_);
   paused_ = true;
@@ -230,6 +240,27 @@ LiveResult LiveQueryService::run_live(const LiveQuery& query) const {
     request.capture.insert(watch_hooks.back());
   }
   add_interventions(request, query.interventions, config_.resources, model, {1});
+  // Attention onto the image keys, row 0 only: [H, Q, P] per layer, copied out by a
+  // read-only edit (it returns the pattern unchanged).
+  std::vector<at::Tensor> attention;
+  int64_t first = -1, n_image = 0;
+  if (query.attention) {
+    check(query.pixels.defined(), "live query: attention patterns were asked for but the prompt has no image");
+    const int64_t offset = batch.image_offsets.at(0);
+    n_image = model.image_tokens();
+    first = offset + n_image;
+    const int64_t q_rows = batch.lengths.at(0) - first;
+    attention.resize(static_cast<size_t>(model.num_layers()));
+    for (int layer = 0; layer < model.num_layers(); ++layer) {
+      auto* slot = &attention[static_cast<size_t>(layer)];
+      request.edits[hook_name({HookSite::kPattern, layer})].push_back(
+          [slot, offset, first, q_rows, n_image](const at::Tensor& pattern, const HookContext&) {
+            // pattern (B, H, T, T) -> (H, Q, P)
+            *slot = pattern[0].narrow(1, first, q_rows).narrow(2, offset, n_image).to(torch::kCPU, torch::kFloat32);
+            return pattern;
+          });
+    }
+  }
   const auto out = model.forward(batch, request);
   const auto probs = torch::softmax(out.logits.to(torch::kFloat32), 1).to(torch::kCPU);  // (2, V)
   const auto yes = torch::tensor(config_.answers.yes, torch::kInt64);
@@ -265,6 +296,10 @@ LiveResult LiveQueryService::run_live(const LiveQuery& query) const {
       }
       a.watch_max.push_back(h.defined() && h.size(0) > 0 ? h.select(1, f.feature).max().item<double>() : 0.0);
     }
+  }
+  if (query.attention) {
+    result.attention = torch::stack(attention, 0).contiguous();  // (L, H, Q, P)
+    result.attention_first = first;
   }
   result.seconds = seconds_since(t0);
   return result;

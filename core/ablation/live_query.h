@@ -50,6 +50,11 @@ struct LiveQuery {
   InterventionSet interventions;
   std::vector<SaeFeature> watch;    // features whose activations are reported
   int top_k = 10;
+  // Also return the baseline row's attention patterns onto the image keys (LiveResult::
+  // attention; needs an image). Read during the forward pass by an edit at each layer's
+  // blocks.L.attn.hook_pattern that keeps only that slice, so the full [B, H, T, T]
+  // patterns are never held for all layers at once.
+  bool attention = false;
 };
 
 struct TokenProbability {
@@ -73,6 +78,14 @@ struct LiveAnswer {
 struct LiveResult {
   uint64_t id = 0;
   LiveAnswer baseline, intervened;
+  // With LiveQuery::attention: [layers, heads, Q, P] float32 CPU, contiguous: the attention
+  // probabilities of the baseline row (no interventions) from each query position after
+  // the image block (Q of them: the prompt's ids after the image marker, in order) onto
+  // the P image positions (row-major patch grid). Undefined otherwise.
+  at::Tensor attention;
+  // Prepared-batch position of attention query row 0 (= image offset + P); -1 without.
+  // Prompt id i (i > the marker's index m) is query row i - m - 1.
+  int64_t attention_first = -1;
   double seconds = 0.0;  // worker time for the query
   std::string error;     // non-empty when the query failed (the answers are then empty)
 };
@@ -125,6 +138,9 @@ class LiveQueryService {
   std::shared_ptr<const ReevalResult> wait_reeval(uint64_t id, double timeout_s = 60.0);
   // Fraction done of the running re-evaluation, or -1 when none runs.
   double reeval_fraction() const;
+  // Cancels the re-evaluation: a pending one becomes kSuperseded, a running one stops at
+  // its next batch (kSuperseded, no result). Live queries are untouched.
+  void cancel_reeval();
 
   // While paused the worker starts nothing new (a running request finishes); requests
   // still queue and supersede. For coalescing bursts of UI edits, and for tests.

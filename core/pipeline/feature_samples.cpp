@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "core/common/error.h"
@@ -98,6 +99,37 @@ Sae load_adapted_sae(Store& store, int64_t run_id, int layer, const std::string&
   load.dtype = model.dtype();
   // The tensor is checkpoints/final.safetensors inside a LLaMA-Scope directory.
   return load_sae(fs::path(ref->path).parent_path().parent_path().string(), load);
+}
+
+namespace {
+
+std::string answer_word_lower_trimmed(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (!std::isspace(static_cast<unsigned char>(c)))
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+}  // namespace
+
+AnswerTokens yes_no_answer_tokens(const Tokenizer& tok, const std::string& stage) {
+  AnswerTokens a;
+  auto add = [&](std::vector<int64_t>& out, const std::string& word) {
+    for (const std::string& v : {word, std::string(1, static_cast<char>(std::toupper(word[0]))) + word.substr(1)}) {
+      for (const std::string& text : {v, " " + v}) {
+        const auto ids = tok.encode(text);
+        if (ids.size() != 1 || answer_word_lower_trimmed(tok.decode(ids)) != word) continue;
+        if (std::find(out.begin(), out.end(), ids[0]) == out.end()) out.push_back(ids[0]);
+      }
+    }
+  };
+  add(a.yes, "yes");
+  add(a.no, "no");
+  check(!a.yes.empty() && !a.no.empty(), "stage {}: the {} tokenizer has no single-token 'yes' / 'no'", stage,
+        tok.kind());
+  return a;
 }
 
 std::string feature_label(const FeatureRef& feature) { return fmt::format("L{} F{}", feature.layer, feature.feature); }

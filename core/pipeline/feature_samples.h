@@ -12,10 +12,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/ablation/yes_no_eval.h"
 #include "core/model/model.h"
 #include "core/pipeline/context.h"
 #include "core/sae/sae.h"
 #include "core/store/store.h"
+#include "core/tokenizer/tokenizer.h"
 
 namespace sightline {
 
@@ -69,6 +71,11 @@ std::string diff_regime(const PipelineOptions& options);
 // the model's device and dtype. Throws naming the stage and the missing key.
 Sae load_adapted_sae(Store& store, int64_t run_id, int layer, const std::string& regime,
                      const VisionLanguageModel& model, const std::string& stage);
+
+// The tokens of "yes" and "no" for yes/no scoring: every casing / leading-space variant
+// that is one token whose text is the word (a word tokenizer has one of each, a BPE
+// vocabulary several). Throws naming `stage` when either word has no single-token form.
+AnswerTokens yes_no_answer_tokens(const Tokenizer& tokenizer, const std::string& stage);
 
 // "L3 F17", for messages and result summaries.
 std::string feature_label(const FeatureRef& feature);

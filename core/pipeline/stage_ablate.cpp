@@ -27,7 +27,6 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 
@@ -87,35 +86,6 @@ AblateStageOptions parse_ablate(const nlohmann::json& j, const std::string& wher
   check(o.study.eval.batch_size > 0, "file '{}': field 'batch_size' must be positive, got {}", where,
         o.study.eval.batch_size);
   return o;
-}
-
-std::string lower_trimmed(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (!std::isspace(static_cast<unsigned char>(c)))
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-// The tokens of "yes" and "no": every casing / leading-space variant that is one token
-// whose text is the word (a word tokenizer has one of each, a BPE vocabulary several).
-AnswerTokens answer_tokens(const Tokenizer& tok) {
-  AnswerTokens a;
-  auto add = [&](std::vector<int64_t>& out, const std::string& word) {
-    for (const std::string& v : {word, std::string(1, static_cast<char>(std::toupper(word[0]))) + word.substr(1)}) {
-      for (const std::string& text : {v, " " + v}) {
-        const auto ids = tok.encode(text);
-        if (ids.size() != 1 || lower_trimmed(tok.decode(ids)) != word) continue;
-        if (std::find(out.begin(), out.end(), ids[0]) == out.end()) out.push_back(ids[0]);
-      }
-    }
-  };
-  add(a.yes, "yes");
-  add(a.no, "no");
-  check(!a.yes.empty() && !a.no.empty(), "stage ablate: the {} tokenizer has no single-token 'yes' / 'no'",
-        tok.kind());
-  return a;
 }
 
 // Yes/no items of a split with their images, compacted: images[i] is the row of items[i].
@@ -181,7 +151,7 @@ void run_ablate(PipelineContext& ctx, StageContext& sc) {
   }
   sc.progress().begin("load model, SAEs and data", 0);
   const VisionLanguageModel& model = ctx.model();
-  const AnswerTokens answers = answer_tokens(ctx.tokenizer());
+  const AnswerTokens answers = yes_no_answer_tokens(ctx.tokenizer(), "ablate");
   const std::string regime = diff_regime(ctx.options());
   std::map<int, Sae> saes;
   InterventionResources resources;
