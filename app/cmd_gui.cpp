@@ -16,7 +16,7 @@ namespace {
 
 // The flags, kept here so that a build without the GUI still parses (and explains) them.
 struct GuiFlags {
-  std::string db, world, screenshot, view = "scatter", select;
+  std::string db, world, screenshot, view = "scatter", select, fig9;
   int frames = 3;
   size_t synthetic = 0;
   bool bench = false;
@@ -37,8 +37,9 @@ void register_gui(CLI::App& app, Action& action) {
   cmd->add_option("--world", f->world, "World directory");
   cmd->add_option("--screenshot", f->screenshot, "Render --frames frames once the data is ready, write this PNG "
                                                   "(and FILE.png.json describing it), exit");
-  cmd->add_option("--view", f->view, "Centre view to show: scatter, layers, curves, heatmaps, heads, overlays, ablation, gallery");
+  cmd->add_option("--view", f->view, "Centre view to show: scatter, layers, curves, heatmaps, heads, overlays, ablation, fig9, gallery");
   cmd->add_option("--select", f->select, "Select a feature as LAYER:FEATURE");
+  cmd->add_option("--fig9", f->fig9, "Fig. 9 view: feature set all|adapted|candidates|spatial, optionally :LAYER");
   cmd->add_option("--frames", f->frames, "Frames rendered before the screenshot")->check(CLI::Range(1, 100000));
   cmd->add_option("--synthetic", f->synthetic, "Explore N synthetic features over 32 layers");
   cmd->add_flag("--bench", f->bench, "Pan and zoom the scatter along a scripted path and print frame-time "
@@ -64,6 +65,7 @@ void register_gui(CLI::App& app, Action& action) {
       o.screenshot = f->screenshot;
       o.view = f->view;
       o.select = f->select;
+      o.fig9 = f->fig9;
       o.frames = f->frames;
       o.synthetic = f->synthetic;
       o.bench = f->bench;

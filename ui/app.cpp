@@ -63,7 +63,7 @@ std::pair<int, int> parse_select(const std::string& text) {
 void validate(const GuiOptions& o) {
   bool known = o.view == "gallery";
   for (const char* name : kViewNames) known = known || o.view == name;
-  check(known, "--view '{}': expected one of scatter, layers, curves, heatmaps, heads, overlays, ablation, gallery",
+  check(known, "--view '{}': expected one of scatter, layers, curves, heatmaps, heads, overlays, ablation, fig9, gallery",
         o.view);
   check(o.statement >= 0, "--statement {}: expected a non-negative index", o.statement);
   check(o.alpha == -1 || (o.alpha >= 0 && o.alpha <= 1), "--alpha {}: expected 0..1", o.alpha);
@@ -83,6 +83,7 @@ void validate(const GuiOptions& o) {
   check(o.height == 0 || (o.height >= 240 && o.height <= 16384), "window height {}: expected 240..16384", o.height);
   check(!(o.bench && !o.screenshot.empty()), "--bench and --screenshot do not go together");
   if (!o.select.empty()) parse_select(o.select);
+  if (!o.fig9.empty()) parse_fig9_option(o.fig9);
   if (!o.db_path.empty())
     check(std::filesystem::exists(o.db_path), "--db '{}': no such file", o.db_path);
   if (!o.world_dir.empty())
@@ -251,7 +252,8 @@ void apply_select(AppState& state, const std::string& select) {
 bool data_settled(AppState& state) {
   state.update();
   const DataState states[] = {state.snapshot->features.status().state, state.scatter.status().state,
-                              state.snapshot->curves.status().state, state.snapshot->heat_maps.status().state, state.snapshot->results.status().state};
+                              state.snapshot->curves.status().state, state.snapshot->heat_maps.status().state, state.snapshot->results.status().state,
+                              state.snapshot->shift.status().state, state.snapshot->bookmarks.status().state};
   for (DataState s : states)
     if (s == DataState::kComputing) return false;
   if (state.live) {
@@ -368,6 +370,7 @@ nlohmann::json sidecar(const AppState& state, const GuiOptions& options, int wid
                 {"cols", h.cols},
                 {"method", h.method}};
   j["live"] = live_sidecar(state.live_report);
+  j["find"] = find_report_json(state.find.report);
   j["features"] = model ? model->table().size() : 0;
   if (model && state.selected >= 0) {
     j["selected"] = {{"row", state.selected},
@@ -533,6 +536,11 @@ int run_gui(const GuiOptions& input) {
   if (!options.world_dir.empty()) state.settings.last_world = options.world_dir;
   state.requested_view = options.view == "gallery" ? "scatter" : options.view;
   state.show_gallery = options.view == "gallery";
+  if (!options.fig9.empty()) {
+    const auto [set, layer] = parse_fig9_option(options.fig9);
+    state.find.fig9_set = static_cast<int>(set);
+    state.find.fig9_layer = layer;
+  }
 
   const int width = options.width ? options.width : scripted ? 1600 : state.settings.window_width;
   const int height = options.height ? options.height : scripted ? 1000 : state.settings.window_height;

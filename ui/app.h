@@ -16,6 +16,7 @@ struct GuiOptions {
   std::string screenshot;       // --screenshot FILE.png
   std::string view = "scatter"; // --view: scatter, layers, curves, heatmaps, heads, overlays, ablation, gallery
   std::string select;           // --select LAYER:FEATURE
+  std::string fig9;             // --fig9 SET[:LAYER]: the Fig. 9 view's feature set and layer
   int frames = 3;               // --frames: frames rendered with data before the screenshot
   size_t synthetic = 0;         // --synthetic N features (0 = none)
   bool bench = false;           // --bench

@@ -84,6 +84,8 @@ void start_synthetic_data(AppState& state, size_t features, uint64_t seed) {
   snapshot->curves.begin("generating synthetic curves");
   snapshot->heat_maps.begin("generating synthetic heat maps");
   snapshot->results.set_missing("synthetic data has no stage 3-5 results; open a store with --db");
+  snapshot->shift.set_missing("synthetic data has no stage 3 firing frequencies; open a store with --db");
+  snapshot->bookmarks.set_missing("bookmarks live in a store; open one with --db");
   spdlog::info("synthetic data: {} features over 32 layers (seed {})", features, seed);
   state.tasks.start("synthetic data", [snapshot, features, seed](Progress& progress) {
     try {
@@ -111,6 +113,8 @@ void mark_data_missing(AppState& state, const std::string& why) {
   state.snapshot->curves.set_missing("run stage 1, adapt dictionaries" + suffix);
   state.snapshot->heat_maps.set_missing("run stage 4, attribution patching" + suffix);
   state.snapshot->results.set_missing("run stages 3-5, skill features, attribution and ablation" + suffix);
+  state.snapshot->shift.set_missing("run stage 3, skill features (shift)" + suffix);
+  state.snapshot->bookmarks.set_missing("bookmarks live in a store; open one with --db" + suffix);
 }
 
 }  // namespace sightline::ui

@@ -11,6 +11,7 @@
 
 #include "ui/adapted_set.h"
 #include "ui/live_report.h"
+#include "ui/find_state.h"
 #include "ui/log_buffer.h"
 #include "ui/plot/colormap.h"
 #include "ui/plot/transform.h"
@@ -81,6 +82,7 @@ struct AppState {
   HeadsReport heads_report;
   std::shared_ptr<LiveViews> live;      // created by the first live view drawn (or a scripted start)
   LiveReport live_report;
+  FindState find;                       // search, bookmarks, J / K navigation, Fig. 9 (ui/find_state.h)
   std::unique_ptr<GpuResources> gpu;
 
   // The scatter model when ready, else nullptr.

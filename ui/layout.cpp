@@ -100,7 +100,8 @@ void draw_centre(AppState& state) {
               {"heatmaps", "Heat maps (Fig. 13)", draw_heatmaps_view},
               {"heads", "Heads (Fig. 13/14)", draw_heads_view},
               {"overlays", "Overlays (Fig. 4/15)", draw_overlays_view},
-              {"ablation", "Ablation (Tables 1-2)", draw_ablation_view}};
+              {"ablation", "Ablation (Tables 1-2)", draw_ablation_view},
+              {"fig9", "Firing (Fig. 9)", draw_firing_view}};
   for (const auto& tab : tabs) {
     const bool bring = state.requested_view == tab.name;
     if (ImGui::BeginTabItem(tab.label, nullptr, bring ? ImGuiTabItemFlags_SetSelected : 0)) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/store/records.h"
+#include "ui/find_data.h"
 
 namespace sightline::ui {
 
@@ -135,6 +136,8 @@ struct FeatureDetail {
   std::map<std::string, std::vector<HeadScore>> heads;
   bool has_patching = false;
   PatchingRow patching;            // valid when has_patching
+  bool has_description = false;    // the autointerp stage described it
+  FeatureDescription description;  // valid when has_description
 };
 
 // A run's stage 3-5 results: per-feature details and the ablation table.
@@ -158,6 +161,8 @@ struct Snapshot {
   DataSlot<std::vector<CurveSet>> curves;    // stage 1 (FVU, cosine per layer)
   DataSlot<std::vector<HeatMap>> heat_maps;  // stage 4 (attribution maps)
   DataSlot<RunResults> results;              // stages 3-5 (skills, heads, ablation)
+  DataSlot<ShiftTable> shift;                // stage 3 shift statistics of every feature (Fig. 9)
+  DataSlot<BookmarkLists> bookmarks;         // the store's bookmark lists
 };
 
 }  // namespace sightline::ui

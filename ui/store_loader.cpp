@@ -12,6 +12,7 @@
 #include "core/common/error.h"
 #include "core/pipeline/store_keys.h"
 #include "core/store/store.h"
+#include "ui/find_loader.h"
 
 namespace sightline::ui {
 
@@ -171,6 +172,14 @@ StoreData read_store(const std::string& path, const std::string& run_name) {
     data.features = read_feature_table(store, *run, &data.skipped_features);
     data.curves = read_curve_sets(store, *run);
     data.results = read_run_results(store, *run);
+    data.shift = read_shift_table(store, *run);
+    data.bookmarks = read_bookmark_lists(store);
+    // A missing or malformed descriptions file costs the descriptions, not the results.
+    try {
+      attach_descriptions(data.results, read_autointerp_descriptions(store, *run));
+    } catch (const Error& e) {
+      data.descriptions_error = e.what();
+    }
   });
   data.features.validate();
   return data;
@@ -191,6 +200,11 @@ void publish_store_data(Snapshot& snapshot, const StoreData& data) {
   else
     snapshot.results.set_missing("run stages 3-5, skill features, attribution and ablation" + where);
   snapshot.heat_maps.set_missing("attribution maps are not read from the store; explore them with --synthetic N");
+  if (data.shift.size() > 0)
+    snapshot.shift.publish(std::make_shared<const ShiftTable>(data.shift));
+  else
+    snapshot.shift.set_missing("run stage 3, skill features (shift)" + where);
+  snapshot.bookmarks.publish(std::make_shared<const BookmarkLists>(data.bookmarks));
 }
 
 uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, const std::string& path) {
@@ -198,12 +212,16 @@ uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, c
   snapshot->curves.begin("reading curves from '" + path + "'");
   snapshot->heat_maps.begin("reading '" + path + "'");
   snapshot->results.begin("reading skill, head and ablation results from '" + path + "'");
+  snapshot->shift.begin("reading firing frequencies from '" + path + "'");
+  snapshot->bookmarks.begin("reading bookmarks from '" + path + "'");
   return tasks.start("read store", [snapshot, path](Progress& progress) {
     try {
       progress.begin("reading '" + path + "'", 0);
       const StoreData data = read_store(path);
       spdlog::info("store '{}': run {} '{}': {} features over {} layers, {} curve sets", path, data.run_id,
                    data.run_name, data.features.size(), data.features.num_layers, data.curves.size());
+      if (!data.descriptions_error.empty())
+        spdlog::warn("store '{}': autointerp descriptions not shown: {}", path, data.descriptions_error);
       if (data.skipped_features > 0)
         spdlog::warn("store '{}': {} features lack visual_energy or decoder_cosine and are not shown", path,
                      data.skipped_features);
@@ -214,6 +232,8 @@ uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, c
       snapshot->curves.fail(e.what());
       snapshot->heat_maps.fail(e.what());
       snapshot->results.fail(e.what());
+      snapshot->shift.fail(e.what());
+      snapshot->bookmarks.fail(e.what());
       throw;
     }
   });

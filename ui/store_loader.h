@@ -29,7 +29,10 @@ struct StoreData {
   FeatureTable features;
   size_t skipped_features = 0;  // rows lacking visual_energy or decoder_cosine
   std::vector<CurveSet> curves;
-  RunResults results;  // stages 3-5; empty when none ran
+  RunResults results;  // stages 3-5 (with the autointerp descriptions); empty when none ran
+  ShiftTable shift;    // stage 3 shift statistics (ui/find_loader.h); no rows when shift did not run
+  BookmarkLists bookmarks;
+  std::string descriptions_error;  // why the autointerp results file could not be read ("" = fine)
 };
 
 // The feature table of a run: one row per feature with both E_v and c_f computed, ordered
@@ -58,7 +61,7 @@ RunResults read_run_results(Store& store, const RunRecord& run);
 // Sightline store, or holds no (such) run.
 StoreData read_store(const std::string& path, const std::string& run_name = "");
 
-// Publishes a read into the slots: features, curves and results become ready, or missing
+// Publishes a read into the slots: features, curves, results, shift and bookmarks become ready, or missing
 // with the stage to run when the store holds none; heat maps become missing (the attribution maps
 // are not read from the store).
 void publish_store_data(Snapshot& snapshot, const StoreData& data);

@@ -85,6 +85,8 @@ void draw_jobs_pane(AppState& state) {
     slot_row("curves", state.snapshot->curves.status());
     slot_row("heat maps", state.snapshot->heat_maps.status());
     slot_row("skills, heads, ablation", state.snapshot->results.status());
+    slot_row("shift stats", state.snapshot->shift.status());
+    slot_row("bookmarks", state.snapshot->bookmarks.status());
     ImGui::EndTable();
   }
   ImGui::EndChild();

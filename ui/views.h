@@ -16,8 +16,13 @@ void draw_heatmaps_view(AppState& state);  // Fig. 13/14: layer x head maps
 void draw_heads_view(AppState& state);     // the selected feature's head scores, A / B / exact
 void draw_ablation_view(AppState& state);  // Tables 1-2: the run's ablation rows, live toggles and re-evaluation
 void draw_overlays_view(AppState& state);  // Fig. 4/15/16: a head's attention over the image, top vs bottom heads
+void draw_firing_view(AppState& state);    // Fig. 9: firing frequency on D_base vs D_spatial
 // Side and bottom panes.
 void draw_feature_list(AppState& state);   // left: search, category filter, box selection
+void draw_bookmarks_panel(AppState& state); // left, Bookmarks tab: the store's lists
+// Once per frame: J / K step the selection through state.find.nav unless a text field has
+// the keyboard.
+void handle_navigation_keys(AppState& state);
 void draw_feature_page(AppState& state);   // right: the selected feature
 void draw_jobs_pane(AppState& state);      // bottom left: tasks and data states
 void draw_log_pane(AppState& state);       // bottom right: the log
