@@ -37,7 +37,7 @@ void register_gui(CLI::App& app, Action& action) {
   cmd->add_option("--world", f->world, "World directory");
   cmd->add_option("--screenshot", f->screenshot, "Render --frames frames once the data is ready, write this PNG "
                                                   "(and FILE.png.json describing it), exit");
-  cmd->add_option("--view", f->view, "Centre view to show: scatter, layers, curves, heatmaps, heads, overlays, ablation, fig9, gallery");
+  cmd->add_option("--view", f->view, "Centre view to show: scatter, layers, curves, sweep, heatmaps, heads, overlays, ablation, fig9, gallery");
   cmd->add_option("--select", f->select, "Select a feature as LAYER:FEATURE");
   cmd->add_option("--fig9", f->fig9, "Fig. 9 view: feature set all|adapted|candidates|spatial, optionally :LAYER");
   cmd->add_option("--frames", f->frames, "Frames rendered before the screenshot")->check(CLI::Range(1, 100000));

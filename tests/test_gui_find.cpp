@@ -52,26 +52,21 @@ TEST(GuiFind, ShiftTableHoldsEveryFeaturesStatisticsAndFlags) {
   ASSERT_EQ(t.size(), 200u) << "every feature the shift stage reached";
   EXPECT_EQ(t.num_layers, 8);
   EXPECT_EQ(t.skill, "spatial");
-  size_t row = 0;
-  for (int layer : S::kLayers)
-    for (int i = 0; i < S::kPerLayer; ++i, ++row) {
-      SCOPED_TRACE("layer " + std::to_string(layer) + " feature " + std::to_string(i));
-      EXPECT_EQ(t.layer[row], layer);
-      EXPECT_EQ(t.feature[row], i);
-      EXPECT_FLOAT_EQ(t.p_base[row], static_cast<float>(F::p_base(layer, i)));
-      EXPECT_FLOAT_EQ(t.p_skill[row], static_cast<float>(F::p_skill(layer, i)));
-      EXPECT_FLOAT_EQ(t.delta_p[row], static_cast<float>(F::p_skill(layer, i) - F::p_base(layer, i)));
-      EXPECT_EQ((t.flags[row] & kFlagAdapted) != 0, S::adapted(i));
-      EXPECT_EQ((t.flags[row] & kFlagSpatialCandidate) != 0, S::candidate(i));
-      EXPECT_EQ((t.flags[row] & kFlagSpatialFeature) != 0, S::spatial(i));
-      EXPECT_EQ(t.find(layer, i), static_cast<int64_t>(row));
-      // The other skill's statistics ride along (NaN where the stage wrote none).
-      const float ocr = t.other_skills.at("ocr_odds_ratio")[row];
-      if (F::has_ocr(layer, i))
-        EXPECT_FLOAT_EQ(ocr, static_cast<float>(F::ocr_odds_ratio(i)));
-      else
-        EXPECT_TRUE(std::isnan(ocr));
-    }
+  test::expect_each_gui_store_feature(t, [&](size_t row, int layer, int i) {
+    EXPECT_FLOAT_EQ(t.p_base[row], static_cast<float>(F::p_base(layer, i)));
+    EXPECT_FLOAT_EQ(t.p_skill[row], static_cast<float>(F::p_skill(layer, i)));
+    EXPECT_FLOAT_EQ(t.delta_p[row], static_cast<float>(F::p_skill(layer, i) - F::p_base(layer, i)));
+    EXPECT_EQ((t.flags[row] & kFlagAdapted) != 0, S::adapted(i));
+    EXPECT_EQ((t.flags[row] & kFlagSpatialCandidate) != 0, S::candidate(i));
+    EXPECT_EQ((t.flags[row] & kFlagSpatialFeature) != 0, S::spatial(i));
+    EXPECT_EQ(t.find(layer, i), static_cast<int64_t>(row));
+    // The other skill's statistics ride along (NaN where the stage wrote none).
+    const float ocr = t.other_skills.at("ocr_odds_ratio")[row];
+    if (F::has_ocr(layer, i))
+      EXPECT_FLOAT_EQ(ocr, static_cast<float>(F::ocr_odds_ratio(i)));
+    else
+      EXPECT_TRUE(std::isnan(ocr));
+  });
   EXPECT_EQ(t.find(7, 100), -1) << "E_v only: the shift stage did not reach it";
   EXPECT_EQ(t.find(4, 0), -1);
   EXPECT_EQ(t.other_skills.size(), 1u);

@@ -1,12 +1,15 @@
 // The plot module's interaction, driven through a headless ImGui context (no window, no
 // GL: line plots and drag lines draw only into ImGui's draw lists): wheel zoom, drag
-// pan, click, box selection, drag lines reporting whether they moved, legend toggles.
+// pan, click, box selection, drag lines reporting whether they moved, legend toggles, hover
+// tooltips naming the point.
 #include <gtest/gtest.h>
 #include <imgui.h>
 
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "tests/test_util.h"
 #include "ui/plot/plot.h"
@@ -209,4 +212,39 @@ TEST(GuiPlotInteraction, CsvExportWritesTheDrawnSeries) {
   text << in.rdbuf();
   EXPECT_EQ(text.str().rfind("series,x,y\nsquares,0,0\nsquares,1,1\nsquares,2,4\n", 0), 0u) << text.str();
   EXPECT_NE(text.str().find("squares,10,100\n"), std::string::npos);
+}
+
+TEST(GuiPlotInteraction, HoverOverAPointNamesIt) {
+  HeadlessImGui imgui;
+  const float xs[] = {-0.5f, 0.0f, 0.5f}, ys[] = {1.0f, -1.0f, 0.25f};
+  const std::vector<std::string> names = {"L0:H1", "L2:H3", "L4:H0"};
+  plot::PixelRect area;
+  plot::ViewRect view;
+  std::string text;
+  auto draw = [&] {
+    plot::PlotOptions options;
+    options.has_initial_view = true;
+    options.initial_view = {{-1, 1}, {-2, 2}};
+    options.size = ImVec2(600, 400);
+    if (plot::begin_plot("points", options)) {
+      plot::plot_points({"A"}, xs, ys, 3, &names);
+      text = plot::hover_text();
+      area = plot::plot_area();
+      view = plot::view();
+      plot::end_plot();
+    }
+  };
+  imgui.frame({-100, -100}, false, false, 0, draw);
+  EXPECT_EQ(text, "") << "the mouse is outside";
+  const plot::Transform t(area, view);
+  for (int i = 0; i < 3; ++i) {
+    const ImVec2 near(static_cast<float>(t.to_pixel_x(xs[i])) + 3, static_cast<float>(t.to_pixel_y(ys[i])) - 2);
+    imgui.frame(near, false, false, 0, draw);
+    imgui.frame(near, false, false, 0, draw);
+    EXPECT_EQ(text.rfind("A " + names[static_cast<size_t>(i)] + "\n", 0), 0u) << text;
+  }
+  // Between points, farther than the pick radius from each: no tooltip.
+  const ImVec2 away(static_cast<float>(t.to_pixel_x(-0.75)), static_cast<float>(t.to_pixel_y(-1.5)));
+  imgui.frame(away, false, false, 0, draw);
+  EXPECT_EQ(text, "");
 }

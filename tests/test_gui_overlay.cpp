@@ -6,7 +6,6 @@
 // missing world is one line in the pane. Needs an X display (else xvfb-run, else skip)
 // and the micro world (ctest's fixture; else skip).
 #include <gtest/gtest.h>
-#include <stb_image.h>
 
 #include <algorithm>
 #include <array>
@@ -27,51 +26,13 @@ using namespace sightline::ui;
 
 namespace {
 
-struct OverlayShot {
-  int width = 0, height = 0;
-  std::vector<uint8_t> rgba;
-  nlohmann::json info;
-  const uint8_t* at(int x, int y) const { return rgba.data() + (static_cast<size_t>(y) * width + x) * 4; }
-};
-
-OverlayShot overlay_take(GuiOptions options, const std::string& name) {
-  options.screenshot = test::scratch_dir("gui-overlay") + "/" + name + ".png";
-  run_gui(options);
-  OverlayShot shot;
-  int channels = 0;
-  unsigned char* pixels = stbi_load(options.screenshot.c_str(), &shot.width, &shot.height, &channels, 4);
-  EXPECT_NE(pixels, nullptr) << options.screenshot;
-  if (pixels) {
-    shot.rgba.assign(pixels, pixels + static_cast<size_t>(shot.width) * shot.height * 4);
-    stbi_image_free(pixels);
-  }
-  shot.info = read_json_file(options.screenshot + ".json");
-  return shot;
-}
-
 // The panel's pixel at the centre of patch cell (r, c).
-const uint8_t* overlay_cell_pixel(const OverlayShot& shot, const nlohmann::json& panel, int r, int c) {
+const uint8_t* overlay_cell_pixel(const test::GuiShot& shot, const nlohmann::json& panel, int r, int c) {
   const auto area = panel.at("area").get<std::vector<double>>();
   const int grid = panel.at("grid");
   const double x = area[0] + (c + 0.5) * (area[2] - area[0]) / grid;
   const double y = area[1] + (r + 0.5) * (area[3] - area[1]) / grid;
   return shot.at(static_cast<int>(x), static_cast<int>(y));
-}
-
-// The colormap entry nearest to an RGB pixel (squared distance).
-int overlay_colormap_index(const uint8_t* px, plot::Colormap map) {
-  const auto& table = plot::colormap_table(map);
-  int best = 0;
-  int best_d = 1 << 30;
-  for (int k = 0; k < plot::kColormapSize; ++k) {
-    const int dr = px[0] - table[k][0], dg = px[1] - table[k][1], db = px[2] - table[k][2];
-    const int d = dr * dr + dg * dg + db * db;
-    if (d < best_d) {
-      best_d = d;
-      best = k;
-    }
-  }
-  return best;
 }
 
 // The colour the shader's colormap lookup gives for t in [0, 1] (linear between entries).
@@ -86,13 +47,9 @@ std::array<double, 3> overlay_colormap_color(plot::Colormap map, double t) {
 
 // Options for the overlays view of statement 0 with feature (1, feature) selected.
 GuiOptions overlay_options(const std::string& world, const std::string& db, int feature) {
-  GuiOptions o;
+  GuiOptions o = test::store_view_options(db, "overlays", "1:" + std::to_string(feature));
   o.world_dir = world;
-  o.db_path = db;
-  o.view = "overlays";
-  o.select = "1:" + std::to_string(feature);
   o.statement = 0;
-  o.frames = 3;
   return o;
 }
 
@@ -111,7 +68,7 @@ TEST(GuiOverlayShot, TopAndBottomHeadsDifferAndTheHottestCellIsTheAttentionMax) 
   test::write_live_store(db, world, feature);
   GuiOptions o = overlay_options(world, db, feature);
   o.alpha = 1.0;  // pure colormap: every pixel's colour names its value
-  const OverlayShot shot = overlay_take(o, "overlays-top-bottom");
+  const test::GuiShot shot = test::take_gui_shot(o, "gui-overlay", "overlays-top-bottom");
   const auto& live = shot.info.at("live");
   ASSERT_EQ(live.at("status"), "ready");
   ASSERT_TRUE(live.at("overlays_drawn").get<bool>());
@@ -147,7 +104,7 @@ TEST(GuiOverlayShot, TopAndBottomHeadsDifferAndTheHottestCellIsTheAttentionMax) 
     std::vector<int> idx;
     for (int r = 0; r < grid; ++r)
       for (int c = 0; c < grid; ++c) {
-        const int k = overlay_colormap_index(overlay_cell_pixel(shot, panel, r, c), plot::Colormap::kInferno);
+        const int k = test::nearest_colormap_index(overlay_cell_pixel(shot, panel, r, c), plot::Colormap::kInferno);
         idx.push_back(k);
         // Each cell's colour is its value's place in the range (one entry of slack for rounding).
         const double t = (values[static_cast<size_t>(r * grid + c)] - range[0]) / (range[1] - range[0]);
@@ -179,7 +136,7 @@ TEST(GuiOverlayShot, AlphaBlendsTheMapOverTheImageTheRightWayUp) {
   o.statement = 5;
   o.head = "0:1";
   o.alpha = 0.5;
-  const OverlayShot shot = overlay_take(o, "overlays-alpha");
+  const test::GuiShot shot = test::take_gui_shot(o, "gui-overlay", "overlays-alpha");
   const auto& live = shot.info.at("live");
   ASSERT_EQ(live.at("status"), "ready");
   const auto& panels = live.at("panels");
@@ -236,7 +193,7 @@ TEST(GuiOverlayShot, AblationViewReevaluatesTheToggledInterventions) {
   GuiOptions o = overlay_options(world, db, feature);
   o.view = "ablation";
   o.ablate = "1:" + std::to_string(feature) + ",h1:0,h1:1";
-  const OverlayShot shot = overlay_take(o, "ablation-live");
+  const test::GuiShot shot = test::take_gui_shot(o, "gui-overlay", "ablation-live");
   const auto& live = shot.info.at("live");
   ASSERT_EQ(live.at("status"), "ready");
   EXPECT_TRUE(live.at("ablation_drawn").get<bool>());
@@ -266,7 +223,7 @@ TEST(GuiOverlayShot, WithoutAWorldThePaneSaysSo) {
   GuiOptions o;
   o.view = "overlays";
   o.frames = 2;
-  const OverlayShot shot = overlay_take(o, "overlays-no-world");
+  const test::GuiShot shot = test::take_gui_shot(o, "gui-overlay", "overlays-no-world");
   const auto& live = shot.info.at("live");
   EXPECT_FALSE(live.at("overlays_drawn").get<bool>());
   EXPECT_NE(live.at("status").get<std::string>().find("no world: start the explorer with --world DIR"),

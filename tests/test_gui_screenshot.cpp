@@ -4,21 +4,13 @@
 // maps go through the colormap shader. Needs an X display: with none, the tests re-run
 // themselves under xvfb-run (once, all together); with neither, they skip.
 #include <gtest/gtest.h>
-#include <stb_image.h>
-
-#define GLFW_INCLUDE_NONE
-#include <GLFW/glfw3.h>
 
 #include <array>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <map>
-#include <memory>
 #include <string>
+#include <vector>
 
-#include "core/io/json_util.h"
+#include "tests/test_gui_display.h"
 #include "tests/test_gui_store_util.h"
 #include "tests/test_util.h"
 #include "ui/adapted_set.h"
@@ -34,147 +26,21 @@ using namespace sightline::ui;
 
 namespace {
 
-constexpr const char* kChildEnv = "SIGHTLINE_GUI_TEST_CHILD";
+using Shot = test::GuiShot;
+using Mapping = test::PlotMapping;
 
-bool display_opens() {
-  const char* display = std::getenv("DISPLAY");
-  if (!display || !*display) return false;
-  if (!glfwInit()) return false;
-  glfwTerminate();
-  return true;
-}
+Shot take(GuiOptions options, const std::string& name) { return test::take_gui_shot(options, "gui-shot", name); }
 
-bool xvfb_run_exists() { return std::system("command -v xvfb-run >/dev/null 2>&1") == 0; }
-
-// Outcome of each GuiScreenshot test in the xvfb-run child: "OK", "FAILED", "SKIPPED".
-struct ChildRun {
-  int exit_code = -1;
-  std::string output;
-  std::map<std::string, std::string> outcome;
-};
-
-const ChildRun& child_run() {
-  static std::unique_ptr<ChildRun> run;
-  if (run) return *run;
-  run = std::make_unique<ChildRun>();
-  // -n: start the free-display search away from :99-:101, where other sessions' servers
-  // (or their stale locks) sit; a display taken there once failed every screenshot test.
-  const int server = 200 + static_cast<int>(getpid() % 700);
-  const std::string command = std::string(kChildEnv) + "=1 xvfb-run -a -n " + std::to_string(server) +
-                              " -s '-screen 0 1600x1000x24' /proc/" + std::to_string(getpid()) +
-                              "/exe --gtest_filter='GuiScreenshot.*' 2>&1";
-  // /proc/<pid>/exe names this test binary even after popen's shell starts.
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return *run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run->output.append(buffer, n);
-  run->exit_code = pclose(pipe);
-  const std::pair<const char*, const char*> markers[] = {{"[       OK ] GuiScreenshot.", "OK"},
-                                                         {"[  FAILED  ] GuiScreenshot.", "FAILED"},
-                                                         {"[  SKIPPED ] GuiScreenshot.", "SKIPPED"}};
-  for (const auto& [marker, tag] : markers) {
-    size_t at = 0;
-    while ((at = run->output.find(marker, at)) != std::string::npos) {
-      at += std::strlen(marker);
-      const size_t end = run->output.find_first_of(" \n", at);
-      run->outcome[run->output.substr(at, end - at)] = tag;
-    }
-  }
-  return *run;
-}
-
-enum class Where {
-  kHere,  // a display opens: run the test body in this process
-  kDone,  // the xvfb-run child ran it; its outcome has been reported here
-  kSkip,  // no display and no xvfb-run
-};
-
-Where where_to_run() {
-  if (display_opens()) return Where::kHere;
-  if (std::getenv(kChildEnv)) {
-    ADD_FAILURE() << "xvfb-run gave no usable display";
-    return Where::kDone;
-  }
-  if (!xvfb_run_exists()) return Where::kSkip;
-  const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  const ChildRun& run = child_run();
-  const auto it = run.outcome.find(name);
-  if (it == run.outcome.end()) {
-    ADD_FAILURE() << "the xvfb-run child did not report " << name << " (exit " << run.exit_code << "):\n"
-                  << run.output;
-  } else if (it->second == std::string("FAILED")) {
-    ADD_FAILURE() << "failed under xvfb-run:\n" << run.output;
-  } else if (it->second == std::string("SKIPPED")) {
-    return Where::kSkip;
-  }
-  return Where::kDone;
-}
-
-// Each screenshot test starts with this: run here, or report the child's outcome, or skip.
-#define SIGHTLINE_NEEDS_DISPLAY()                                                          \
-  do {                                                                                     \
-    const Where where = where_to_run();                                                    \
-    if (where == Where::kSkip)                                                             \
-      GTEST_SKIP() << "no X display can be opened and xvfb-run is absent (or the child "   \
-                      "skipped): skipping the screenshot test";                            \
-    if (where == Where::kDone) return;                                                     \
-  } while (0)
-
-struct Shot {
-  int width = 0, height = 0;
-  std::vector<uint8_t> rgba;
-  nlohmann::json info;
-  const uint8_t* at(int x, int y) const { return rgba.data() + (static_cast<size_t>(y) * width + x) * 4; }
-};
-
-Shot take(GuiOptions options, const std::string& name) {
-  options.screenshot = test::scratch_dir("gui-shot") + "/" + name + ".png";
-  run_gui(options);
-  Shot shot;
-  int channels = 0;
-  unsigned char* pixels = stbi_load(options.screenshot.c_str(), &shot.width, &shot.height, &channels, 4);
-  EXPECT_NE(pixels, nullptr) << options.screenshot;
-  if (pixels) {
-    shot.rgba.assign(pixels, pixels + static_cast<size_t>(shot.width) * shot.height * 4);
-    stbi_image_free(pixels);
-  }
-  shot.info = read_json_file(options.screenshot + ".json");
-  return shot;
-}
-
-bool near_color(const uint8_t* px, const Rgb8& c, int tolerance) {
-  return std::abs(px[0] - c[0]) <= tolerance && std::abs(px[1] - c[1]) <= tolerance &&
-         std::abs(px[2] - c[2]) <= tolerance;
-}
+bool near_color(const uint8_t* px, const Rgb8& c, int tolerance) { return test::near_rgb(px, c, tolerance); }
 
 // Whether a pixel within `radius` of (x, y) has colour c.
 bool color_near(const Shot& s, double x, double y, const Rgb8& c, int radius, int tolerance = 10) {
-  const int cx = static_cast<int>(std::lround(x)), cy = static_cast<int>(std::lround(y));
-  for (int dy = -radius; dy <= radius; ++dy)
-    for (int dx = -radius; dx <= radius; ++dx) {
-      const int px = cx + dx, py = cy + dy;
-      if (px >= 0 && py >= 0 && px < s.width && py < s.height && near_color(s.at(px, py), c, tolerance)) return true;
-    }
-  return false;
+  const double cx = std::lround(x), cy = std::lround(y);
+  return test::count_rgb(s, cx - radius, cy - radius, cx + radius + 1, cy + radius + 1, c, tolerance) > 0;
 }
 
-// The scatter's data -> pixel mapping, from the screenshot's sidecar.
-struct Mapping {
-  double x0, y0, x1, y1;  // area
-  double vx0, vx1, vy0, vy1;
-  double px(double x) const { return x0 + (x - vx0) / (vx1 - vx0) * (x1 - x0); }
-  double py(double y) const { return y0 + (vy1 - y) / (vy1 - vy0) * (y1 - y0); }
-  bool inside(double x, double y, double margin) const {
-    return x > x0 + margin && x < x1 - margin && y > y0 + margin && y < y1 - margin;
-  }
-};
-
 Mapping mapping_of(const Shot& s) {
-  const auto& sc = s.info.at("scatter");
-  const auto& a = sc.at("area");
-  const auto& v = sc.at("view");
-  return {a[0], a[1], a[2], a[3], v.at("x")[0], v.at("x")[1], v.at("y")[0], v.at("y")[1]};
+  return test::plot_mapping(s.info.at("scatter").at("area"), s.info.at("scatter").at("view"));
 }
 
 GuiOptions scatter_options(size_t n) {
@@ -188,7 +54,7 @@ GuiOptions scatter_options(size_t n) {
 }  // namespace
 
 TEST(GuiScreenshot, ScatterShowsTheCategoriesWhereTheDataSays) {
-  SIGHTLINE_NEEDS_DISPLAY();
+  SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
   const size_t n = 32768;
   const Shot shot = take(scatter_options(n), "scatter");
   ASSERT_EQ(shot.width, 1600);
@@ -258,7 +124,7 @@ TEST(GuiScreenshot, ScatterShowsTheCategoriesWhereTheDataSays) {
 }
 
 TEST(GuiScreenshot, SelectDrawsTheHighlightRingOnThatFeature) {
-  SIGHTLINE_NEEDS_DISPLAY();
+  SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
   GuiOptions o = scatter_options(32768);
   o.select = "12:100";
   const Shot shot = take(o, "select");
@@ -287,7 +153,7 @@ TEST(GuiScreenshot, SelectDrawsTheHighlightRingOnThatFeature) {
 }
 
 TEST(GuiScreenshot, OneMillionPointsUseTheDensityImage) {
-  SIGHTLINE_NEEDS_DISPLAY();
+  SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
   const Shot shot = take(scatter_options(1048576), "density");
   const auto& sc = shot.info.at("scatter");
   EXPECT_TRUE(sc.at("density").get<bool>());
@@ -318,7 +184,7 @@ TEST(GuiScreenshot, OneMillionPointsUseTheDensityImage) {
 }
 
 TEST(GuiScreenshot, HeatMapsGoThroughTheColormapShader) {
-  SIGHTLINE_NEEDS_DISPLAY();
+  SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
   GuiOptions o;
   o.synthetic = 4096;
   o.view = "heatmaps";
@@ -338,14 +204,10 @@ TEST(GuiScreenshot, HeatMapsGoThroughTheColormapShader) {
 }
 
 TEST(GuiScreenshot, StoreScatterShowsTheAdaptedColourWhereTheStoreSays) {
-  SIGHTLINE_NEEDS_DISPLAY();
+  SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
   const std::string db = test::scratch_dir("gui-shot-db") + "/project.db";
   test::write_gui_store(db);
-  GuiOptions o;
-  o.db_path = db;
-  o.view = "scatter";
-  o.frames = 2;
-  const Shot shot = take(o, "store");
+  const Shot shot = take(test::store_view_options(db, "scatter", "", 2), "store");
   ASSERT_TRUE(shot.info.at("scatter").at("drawn").get<bool>());
   EXPECT_EQ(shot.info.at("features"), 200);
   const Mapping m = mapping_of(shot);
@@ -395,23 +257,16 @@ TEST(GuiScreenshot, StoreScatterShowsTheAdaptedColourWhereTheStoreSays) {
 }
 
 TEST(GuiScreenshot, HeadsViewsHottestCellIsTheTopHead) {
-  SIGHTLINE_NEEDS_DISPLAY();
+  SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
   const std::string db = test::scratch_dir("gui-shot-heads") + "/project.db";
   test::write_gui_store(db);
-  GuiOptions o;
-  o.db_path = db;
-  o.view = "heads";
-  o.select = "3:40";
-  o.frames = 3;
-  const Shot shot = take(o, "heads");
+  const Shot shot = take(test::store_view_options(db, "heads", "3:40"), "heads");
   const auto& h = shot.info.at("heads");
   ASSERT_TRUE(h.at("drawn").get<bool>());
   EXPECT_EQ(h.at("method"), "A");
   ASSERT_EQ(h.at("rows"), 4);
   ASSERT_EQ(h.at("cols"), 4);
-  const auto& a = h.at("area");
-  const auto& v = h.at("view");
-  const Mapping m{a[0], a[1], a[2], a[3], v.at("x")[0], v.at("x")[1], v.at("y")[0], v.at("y")[1]};
+  const Mapping m = test::plot_mapping(h.at("area"), h.at("view"));
   // Method A's scores are signed: the coolwarm map, its top end at the largest score.
   const plot::Rgba8 hot = plot::colormap_sample(plot::Colormap::kCoolWarm, 1.0);
   int best_row = -1, best_col = -1, best_distance = 1 << 30, second_distance = 1 << 30;

@@ -6,21 +6,12 @@
 // built micro world and the CLI, a real shift run goes through the same view. Needs an X
 // display: with none, the tests re-run themselves under xvfb-run; with neither, they skip.
 #include <gtest/gtest.h>
-#include <stb_image.h>
-
-#define GLFW_INCLUDE_NONE
-#include <GLFW/glfw3.h>
 
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <map>
-#include <memory>
 #include <string>
 
-#include "core/io/json_util.h"
+#include "tests/test_gui_display.h"
 #include "tests/test_gui_find_util.h"
 #include "tests/test_util.h"
 #include "ui/app.h"
@@ -33,144 +24,15 @@ using namespace sightline::ui;
 
 namespace {
 
-constexpr const char* kFindChildEnv = "SIGHTLINE_GUI_FIND_TEST_CHILD";
-
-bool find_display_opens() {
-  const char* display = std::getenv("DISPLAY");
-  if (!display || !*display) return false;
-  if (!glfwInit()) return false;
-  glfwTerminate();
-  return true;
-}
-
-struct FindChildRun {
-  int exit_code = -1;
-  std::string output;
-  std::map<std::string, std::string> outcome;  // test name -> OK / FAILED / SKIPPED
-};
-
-// Runs this binary's GuiFindScreenshot tests once under xvfb-run (as test_gui_screenshot.cpp does).
-const FindChildRun& find_child_run() {
-  static std::unique_ptr<FindChildRun> run;
-  if (run) return *run;
-  run = std::make_unique<FindChildRun>();
-  const int server = 200 + static_cast<int>((getpid() + 350) % 700);
-  const std::string command = std::string(kFindChildEnv) + "=1 xvfb-run -a -n " + std::to_string(server) +
-                              " -s '-screen 0 1600x1000x24' /proc/" + std::to_string(getpid()) +
-                              "/exe --gtest_filter='GuiFindScreenshot.*' 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return *run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run->output.append(buffer, n);
-  run->exit_code = pclose(pipe);
-  const std::pair<const char*, const char*> markers[] = {{"[       OK ] GuiFindScreenshot.", "OK"},
-                                                         {"[  FAILED  ] GuiFindScreenshot.", "FAILED"},
-                                                         {"[  SKIPPED ] GuiFindScreenshot.", "SKIPPED"}};
-  for (const auto& [marker, tag] : markers) {
-    size_t at = 0;
-    while ((at = run->output.find(marker, at)) != std::string::npos) {
-      at += std::strlen(marker);
-      const size_t end = run->output.find_first_of(" \n", at);
-      run->outcome[run->output.substr(at, end - at)] = tag;
-    }
-  }
-  return *run;
-}
-
-enum class FindWhere { kHere, kDone, kSkip };
-
-FindWhere find_where_to_run() {
-  if (find_display_opens()) return FindWhere::kHere;
-  if (std::getenv(kFindChildEnv)) {
-    ADD_FAILURE() << "xvfb-run gave no usable display";
-    return FindWhere::kDone;
-  }
-  if (std::system("command -v xvfb-run >/dev/null 2>&1") != 0) return FindWhere::kSkip;
-  const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  const FindChildRun& run = find_child_run();
-  const auto it = run.outcome.find(name);
-  if (it == run.outcome.end()) {
-    ADD_FAILURE() << "the xvfb-run child did not report " << name << " (exit " << run.exit_code << "):\n"
-                  << run.output;
-  } else if (it->second == std::string("FAILED")) {
-    ADD_FAILURE() << "failed under xvfb-run:\n" << run.output;
-  } else if (it->second == std::string("SKIPPED")) {
-    return FindWhere::kSkip;
-  }
-  return FindWhere::kDone;
-}
-
-#define SIGHTLINE_FIND_NEEDS_DISPLAY()                                                     \
-  do {                                                                                     \
-    const FindWhere where = find_where_to_run();                                           \
-    if (where == FindWhere::kSkip)                                                         \
-      GTEST_SKIP() << "no X display can be opened and xvfb-run is absent (or the child "   \
-                      "skipped): skipping the screenshot test";                            \
-    if (where == FindWhere::kDone) return;                                                 \
-  } while (0)
-
-struct FindShot {
-  int width = 0, height = 0;
-  std::vector<uint8_t> rgba;
-  nlohmann::json info;
-  std::string png;
-  const uint8_t* at(int x, int y) const { return rgba.data() + (static_cast<size_t>(y) * width + x) * 4; }
-};
-
-FindShot find_load_shot(const std::string& png) {
-  FindShot shot;
-  shot.png = png;
-  int channels = 0;
-  unsigned char* pixels = stbi_load(png.c_str(), &shot.width, &shot.height, &channels, 4);
-  EXPECT_NE(pixels, nullptr) << png;
-  if (pixels) {
-    shot.rgba.assign(pixels, pixels + static_cast<size_t>(shot.width) * shot.height * 4);
-    stbi_image_free(pixels);
-  }
-  shot.info = read_json_file(png + ".json");
-  return shot;
-}
-
-FindShot find_take(GuiOptions options, const std::string& name) {
-  options.screenshot = test::scratch_dir("gui-find-shot") + "/" + name + ".png";
-  run_gui(options);
-  return find_load_shot(options.screenshot);
-}
-
-bool find_near(const uint8_t* px, const Rgb8& c, int tolerance = 6) {
-  return std::abs(px[0] - c[0]) <= tolerance && std::abs(px[1] - c[1]) <= tolerance &&
-         std::abs(px[2] - c[2]) <= tolerance;
-}
-
-// Pixels of colour c inside [x0, x1) x [y0, y1).
-size_t find_count(const FindShot& s, double x0, double y0, double x1, double y1, const Rgb8& c, int tolerance = 6) {
-  size_t n = 0;
-  for (int y = std::max(0, static_cast<int>(std::ceil(y0))); y < std::min(s.height, static_cast<int>(y1)); ++y)
-    for (int x = std::max(0, static_cast<int>(std::ceil(x0))); x < std::min(s.width, static_cast<int>(x1)); ++x)
-      n += find_near(s.at(x, y), c, tolerance);
-  return n;
-}
-
-struct FindMapping {
-  double x0, y0, x1, y1, vx0, vx1, vy0, vy1;
-  double px(double x) const { return x0 + (x - vx0) / (vx1 - vx0) * (x1 - x0); }
-  double py(double y) const { return y0 + (vy1 - y) / (vy1 - vy0) * (y1 - y0); }
-};
-
-FindMapping find_mapping(const nlohmann::json& area, const nlohmann::json& view) {
-  return {area[0], area[1], area[2], area[3], view.at("x")[0], view.at("x")[1], view.at("y")[0], view.at("y")[1]};
-}
-
 // Checks the Fig. 9 (a) histogram of a screenshot against `expected`: every non-empty
 // bar has its colour at its middle, an empty half-bin has none, and neither colour
 // appears in the plot area outside the bars (the legend's corner aside).
-void find_check_histograms(const FindShot& shot, const FiringHistograms& expected) {
+void find_check_histograms(const test::GuiShot& shot, const FiringHistograms& expected) {
   const auto& fig9 = shot.info.at("find").at("fig9");
   ASSERT_TRUE(fig9.at("drawn").get<bool>());
   EXPECT_EQ(fig9.at("base").get<std::vector<int64_t>>(), expected.base);
   EXPECT_EQ(fig9.at("skill").get<std::vector<int64_t>>(), expected.skill);
-  const FindMapping m = find_mapping(fig9.at("area"), fig9.at("view"));
+  const test::PlotMapping m = test::plot_mapping(fig9.at("area"), fig9.at("view"));
   const double lo = fig9.at("lo"), width = fig9.at("width");
   const double zero_y = m.py(0);
   size_t bars = 0;
@@ -185,13 +47,13 @@ void find_check_histograms(const FindShot& shot, const FiringHistograms& expecte
       if (count > 0) {
         ++bars;
         ASSERT_GT(zero_y - top, 3) << "bin " << k << ": bar too short to check";
-        const size_t hit = find_count(shot, xa, top + 1, xb, zero_y - 1, color);
+        const size_t hit = test::count_rgb(shot, xa, top + 1, xb, zero_y - 1, color);
         // Whole pixels inside the window (its edges fall between pixels).
         const double area = (std::floor(xb - xa) - 1) * (std::floor(zero_y - top - 2) - 1);
         EXPECT_GE(static_cast<double>(hit), area) << "bin " << k << (split ? " spatial" : " base") << ": " << hit;
       } else {
         // Below the legend (top right), which holds a square of each colour.
-        EXPECT_EQ(find_count(shot, xa, m.y0 + 130, xb, zero_y - 1, color), 0u) << "bin " << k << " is empty";
+        EXPECT_EQ(test::count_rgb(shot, xa, m.y0 + 130, xb, zero_y - 1, color), 0u) << "bin " << k << " is empty";
       }
     }
   EXPECT_GT(bars, 8u);
@@ -202,7 +64,7 @@ void find_check_histograms(const FindShot& shot, const FiringHistograms& expecte
     for (int x = static_cast<int>(m.x0) + 1; x < static_cast<int>(m.x1) - 1; ++x) {
       if (x > m.x1 - 280 && y < m.y0 + 130) continue;
       const uint8_t* px = shot.at(x, y);
-      if (!find_near(px, kColorFiringBase) && !find_near(px, kColorFiringSkill)) continue;
+      if (!test::near_rgb(px, kColorFiringBase) && !test::near_rgb(px, kColorFiringSkill)) continue;
       const int k = static_cast<int>(std::floor((((x - m.x0) / (m.x1 - m.x0)) * (m.vx1 - m.vx0) + m.vx0 - lo) / width));
       const bool in_bin = k >= 0 && k < expected.bins &&
                           y >= m.py(static_cast<double>(std::max(expected.base[k], expected.skill[k]))) - 2;
@@ -213,7 +75,7 @@ void find_check_histograms(const FindShot& shot, const FiringHistograms& expecte
   const bool overlap = std::fabs(m.px(expected.base_mean_log) - m.px(expected.skill_mean_log)) < 12;
   for (int split = overlap ? 1 : 0; split < 2; ++split) {  // D_spatial's is drawn over D_base's
     const double x = m.px(split == 0 ? expected.base_mean_log : expected.skill_mean_log);
-    EXPECT_GT(find_count(shot, x - 2, m.y0 + 1, x + 3, m.y0 + 5, split == 0 ? kColorFiringBase : kColorFiringSkill), 4u)
+    EXPECT_GT(test::count_rgb(shot, x - 2, m.y0 + 1, x + 3, m.y0 + 5, split == 0 ? kColorFiringBase : kColorFiringSkill), 4u)
         << (split == 0 ? "base" : "spatial") << " mean marker";
   }
 }
@@ -221,7 +83,7 @@ void find_check_histograms(const FindShot& shot, const FiringHistograms& expecte
 }  // namespace
 
 TEST(GuiFindScreenshot, Fig9BarsAndTheHottestTokenAreWhereTheDataSays) {
-  SIGHTLINE_FIND_NEEDS_DISPLAY();
+  SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
   const std::string db = test::scratch_dir("gui-find-shot-db") + "/project.db";
   test::write_find_extras(db, test::write_gui_store(db));
   {
@@ -232,12 +94,7 @@ TEST(GuiFindScreenshot, Fig9BarsAndTheHottestTokenAreWhereTheDataSays) {
     b.feature = 40;
     store.add_bookmark(b);
   }
-  GuiOptions o;
-  o.db_path = db;
-  o.view = "fig9";
-  o.select = "3:40";
-  o.frames = 3;
-  const FindShot shot = find_take(o, "fig9");
+  const test::GuiShot shot = test::take_gui_shot(test::store_view_options(db, "fig9", "3:40"), "gui-find-shot", "fig9");
   const ShiftTable table = read_store(db).shift;
   find_check_histograms(shot, firing_histograms(table, FiringSet::kAdapted, -1));
   const auto& fig9 = shot.info.at("find").at("fig9");
@@ -268,14 +125,14 @@ TEST(GuiFindScreenshot, Fig9BarsAndTheHottestTokenAreWhereTheDataSays) {
   // Its box is the highlight colour (apart from the glyphs' dark pixels).
   const auto& r = tokens[hottest].at("rect");
   const double box = (r[2].get<double>() - r[0].get<double>()) * (r[3].get<double>() - r[1].get<double>());
-  const size_t hot = find_count(shot, r[0], r[1], r[2], r[3], kColorTokenHot, 4);
+  const size_t hot = test::count_rgb(shot, r[0], r[1], r[2], r[3], kColorTokenHot, 4);
   EXPECT_GT(hot, box * 0.45) << hot << " of " << box;
   // Tokens the feature does not fire on have no highlight; weaker ones a lighter one.
   size_t checked_zero = 0;
   for (const auto& t : tokens) {
     if (!t.at("visible").get<bool>()) continue;
     const auto& q = t.at("rect");
-    const size_t n = find_count(shot, q[0], q[1], q[2], q[3], kColorTokenHot, 4);
+    const size_t n = test::count_rgb(shot, q[0], q[1], q[2], q[3], kColorTokenHot, 4);
     if (t.at("intensity").get<double>() == 0) {
       ++checked_zero;
       EXPECT_EQ(n, 0u) << t.at("text");
@@ -285,57 +142,42 @@ TEST(GuiFindScreenshot, Fig9BarsAndTheHottestTokenAreWhereTheDataSays) {
   }
   EXPECT_GT(checked_zero, 5u);
   // No full-colour highlight anywhere else on the screen.
-  EXPECT_EQ(find_count(shot, 0, 0, shot.width, shot.height, kColorTokenHot, 4), hot);
+  EXPECT_EQ(test::count_rgb(shot, 0, 0, shot.width, shot.height, kColorTokenHot, 4), hot);
   // (3, 40) is in the list "starred": a filled star.
   EXPECT_TRUE(page.at("starred").get<bool>());
   const auto& star = page.at("star");
   const double star_area = (star[2].get<double>() - star[0].get<double>()) * (star[3].get<double>() - star[1].get<double>());
-  EXPECT_GT(find_count(shot, star[0], star[1], star[2], star[3], kColorBookmark, 8), star_area * 0.12);
+  EXPECT_GT(test::count_rgb(shot, star[0], star[1], star[2], star[3], kColorBookmark, 8), star_area * 0.12);
 }
 
 TEST(GuiFindScreenshot, Fig9SwitchesToTheSpatialCandidatesOfOneLayer) {
-  SIGHTLINE_FIND_NEEDS_DISPLAY();
+  SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
   const std::string db = test::scratch_dir("gui-find-shot-db2") + "/project.db";
   test::write_find_extras(db, test::write_gui_store(db));
-  GuiOptions o;
-  o.db_path = db;
-  o.view = "fig9";
-  o.frames = 2;
+  GuiOptions o = test::store_view_options(db, "fig9", "", 2);
   o.fig9 = "candidates:7";
-  const FindShot shot = find_take(o, "fig9-candidates");
+  const test::GuiShot shot = test::take_gui_shot(o, "gui-find-shot", "fig9-candidates");
   const auto& fig9 = shot.info.at("find").at("fig9");
   EXPECT_EQ(fig9.at("set"), "spatial candidates");
   EXPECT_EQ(fig9.at("layer"), 7);
   EXPECT_EQ(fig9.at("features"), 6) << "0, 10, 20, 40, 60, 80";
   find_check_histograms(shot, firing_histograms(read_store(db).shift, FiringSet::kCandidates, 7));
   EXPECT_TRUE(shot.info.at("find").at("page").at("tokens").empty()) << "nothing selected";
-  EXPECT_EQ(find_count(shot, 0, 0, shot.width, shot.height, kColorBookmark, 8), 0u) << "no star drawn";
+  EXPECT_EQ(test::count_rgb(shot, 0, 0, shot.width, shot.height, kColorBookmark, 8), 0u) << "no star drawn";
 }
 
 // A real shift run on the micro world (the ctest fixture's, or the one beside the CLI
 // binary's build tree) through the CLI, then the CLI's own screenshot of Fig. 9.
 TEST(GuiFindScreenshot, Fig9OfAMicroWorldShiftRun) {
-  SIGHTLINE_FIND_NEEDS_DISPLAY();
-  std::string world = test::micro_world_dir();
-  const std::filesystem::path beside = std::filesystem::path(SIGHTLINE_BINARY).parent_path().parent_path() /
-                                       "test-cache" / "world-micro";
-  if (world.empty() && std::filesystem::exists(beside / "manifest.json")) world = beside.string();
-  if (world.empty() || !std::filesystem::exists(SIGHTLINE_BINARY))
-    GTEST_SKIP() << "no built micro world or sightline binary: skipping";
+  SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
+  const std::string world = test::gui_micro_world();
+  if (world.empty()) GTEST_SKIP() << "no built micro world or sightline binary: skipping";
   const std::string dir = test::scratch_dir("gui-find-micro");
-  const std::string config = dir + "/config.json";
-  test::write_bytes(config, R"({"data": {"train_items": 100, "heldout_items": 20, "eval_items": 200},
-    "stages": {"adapt": {"train_tokens": 2000, "regimes": ["text"],
-                         "train": {"batch_size": 256, "eval_every_tokens": 1000, "shuffle_buffer_mb": 0.5}},
-               "diff": {"regime": "text"}}})");
-  const auto run = test::run_cli("--threads 1 run --world " + world + " --db " + dir + "/run.db --config " + config +
-                                 " --stages shift");
-  ASSERT_EQ(run.exit_code, 0) << run.out;
-  const std::string png = dir + "/fig9.png";
-  const auto gui = test::run_cli("gui --db " + dir + "/run.db --view fig9 --screenshot " + png + " --frames 2");
-  ASSERT_EQ(gui.exit_code, 0) << gui.out;
-  const FindShot shot = find_load_shot(png);
-  const ShiftTable table = read_store(dir + "/run.db").shift;
+  const std::string db = test::run_micro_world_stages(world, dir, "shift");
+  ASSERT_FALSE(db.empty());
+  const test::GuiShot shot = test::cli_screenshot(db, "fig9", dir + "/fig9.png");
+  ASSERT_GT(shot.width, 0);
+  const ShiftTable table = read_store(db).shift;
   ASSERT_GT(table.size(), 0u);
   const FiringHistograms h = firing_histograms(table, FiringSet::kAdapted, -1);
   ASSERT_GT(h.features, 0) << "the micro run's adapted set is empty";

@@ -30,21 +30,16 @@ void expect_written_features(const FeatureTable& t, const std::string& path) {
   EXPECT_EQ(t.source, path);
   EXPECT_EQ(t.num_layers, 8);
   ASSERT_EQ(t.size(), 200u) << "features without c_f are left out";
-  size_t row = 0;
-  for (int layer : S::kLayers)
-    for (int i = 0; i < S::kPerLayer; ++i, ++row) {
-      SCOPED_TRACE("layer " + std::to_string(layer) + " feature " + std::to_string(i));
-      EXPECT_EQ(t.layer[row], layer);
-      EXPECT_EQ(t.feature[row], i);
-      EXPECT_FLOAT_EQ(t.visual_energy[row], static_cast<float>(S::energy(layer, i)));
-      EXPECT_FLOAT_EQ(t.decoder_cosine[row], static_cast<float>(S::cosine(layer, i)));
-      uint8_t flags = 0;
-      if (S::adapted(i)) flags |= kFlagAdapted;
-      if (S::spatial(i)) flags |= kFlagSpatialFeature;
-      if (S::candidate(i)) flags |= kFlagSpatialCandidate;
-      if (S::analysed(layer, i)) flags |= kFlagAnalysed;
-      EXPECT_EQ(t.flags[row], flags);
-    }
+  test::expect_each_gui_store_feature(t, [&](size_t row, int layer, int i) {
+    EXPECT_FLOAT_EQ(t.visual_energy[row], static_cast<float>(S::energy(layer, i)));
+    EXPECT_FLOAT_EQ(t.decoder_cosine[row], static_cast<float>(S::cosine(layer, i)));
+    uint8_t flags = 0;
+    if (S::adapted(i)) flags |= kFlagAdapted;
+    if (S::spatial(i)) flags |= kFlagSpatialFeature;
+    if (S::candidate(i)) flags |= kFlagSpatialCandidate;
+    if (S::analysed(layer, i)) flags |= kFlagAnalysed;
+    EXPECT_EQ(t.flags[row], flags);
+  });
   EXPECT_NO_THROW(t.validate());
 }
 
@@ -63,6 +58,7 @@ void expect_written_curves(const std::vector<CurveSet>& sets) {
       const CurveSet& set = sets[m * 2 + k];
       EXPECT_EQ(set.title, std::string(m == 0 ? "Held-out FVU" : "Held-out L0") + ", layer " + std::to_string(layer));
       EXPECT_EQ(set.log_y, m == 0);
+      EXPECT_EQ(set.fvu_layer, m == 0 ? layer : -1) << "the final-FVU table reads the FVU sets only";
       ASSERT_EQ(set.curves.size(), 2u) << set.title;
       for (int r = 0; r < 2; ++r) {
         const Curve* c = find_curve(set, test::gui_store_regime(r));
@@ -78,6 +74,7 @@ void expect_written_curves(const std::vector<CurveSet>& sets) {
     }
   const CurveSet& cos = sets[4];
   EXPECT_EQ(cos.title, "Mean decoder cosine per layer");
+  EXPECT_EQ(cos.fvu_layer, -1);
   ASSERT_EQ(cos.curves.size(), 2u);
   for (int r = 0; r < 2; ++r) {
     const Curve* c = find_curve(cos, test::gui_store_regime(r));
@@ -179,6 +176,9 @@ TEST(GuiStore, ARunWithoutResultsLeavesTheSlotsMissingWithTheStageToRun) {
   const DataStatus results = snapshot->results.status();
   EXPECT_EQ(results.state, DataState::kMissing);
   EXPECT_NE(results.message.find("stages 3-5"), std::string::npos) << results.message;
+  const DataStatus sweep = snapshot->sweep.status();
+  EXPECT_EQ(sweep.state, DataState::kMissing);
+  EXPECT_NE(sweep.message.find("stage 2"), std::string::npos) << sweep.message;
 }
 
 TEST(GuiStore, ABadOrMissingStoreFailsTheSlotsAndLogsTheError) {
@@ -197,7 +197,7 @@ TEST(GuiStore, ABadOrMissingStoreFailsTheSlotsAndLogsTheError) {
     EXPECT_NO_THROW(start_store_load(tasks, snapshot, path));
     tasks.join_all();
     for (const DataStatus& s : {snapshot->features.status(), snapshot->curves.status(), snapshot->heat_maps.status(),
-                                 snapshot->results.status()}) {
+                                 snapshot->results.status(), snapshot->sweep.status()}) {
       EXPECT_EQ(s.state, DataState::kFailed);
       EXPECT_NE(s.message.find(path), std::string::npos) << s.message;
     }

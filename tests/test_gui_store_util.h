@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/pipeline/store_keys.h"
@@ -23,7 +24,8 @@ namespace sightline::test {
 // (no c_f): the loader leaves them out.
 // Stage 3-5 results: skill metrics and vsr_or:<relation> extras for every candidate; three
 // top activations (4 x 4 patch grids) and head scores (4 head layers x 4 heads, methods A,
-// B, exact) for (3, 40); head scores (A) for (7, 60); a patching row for (3, 40).
+// B, exact) for (3, 40); head scores (A) for (7, 60); a patching row for (3, 40). Stage 2:
+// a 4 x 3 threshold sweep (sweep_count, sweep_jaccard, sweep_correlation).
 struct GuiStoreSpec {
   static constexpr int kLayers[2] = {3, 7};
   static constexpr int kPerLayer = 100;
@@ -43,11 +45,14 @@ struct GuiStoreSpec {
   // Top activation k of (3, 40): patch 5 + k is its hottest.
   static float patch_act(int k, int p) { return p == 5 + k ? 2.0f - 0.25f * k : 0.01f * p; }
   // Head (head_layer, head) scores, signed; the top head by |score| is (2, 1) for A,
-  // (1, 3) for B and (3, 0) for exact.
+  // (1, 3) for B and (3, 0) for exact. Away from the tops, A rises with k = 4 * head_layer
+  // + head as exact patching does (Fig. 14: agreement) and B falls (disagreement).
   static double head_score(int method, int head_layer, int head) {
     static const int top[3][2] = {{2, 1}, {1, 3}, {3, 0}};
     if (head_layer == top[method][0] && head == top[method][1]) return 1.0 - 0.2 * method;
-    return 0.01 * (head_layer * 4 + head) - 0.08 - 0.01 * method;
+    const int k = head_layer * 4 + head;
+    if (method == 1) return 0.3 - 0.03 * k;
+    return 0.01 * k - 0.08 - 0.01 * method;
   }
   static const char* method(int m) { return m == 0 ? "A" : m == 1 ? "B" : "exact"; }
   static double energy(int layer, int i) {
@@ -59,9 +64,32 @@ struct GuiStoreSpec {
   static double fvu(int layer, int regime, int step) { return 0.5 / (1 + step) + 0.01 * layer + 0.1 * regime; }
   static double l0(int layer, int regime, int step) { return 40.0 - 5 * step + layer + 3 * regime; }
   static double mean_cosine(int layer, int regime) { return 0.95 - 0.01 * layer - 0.2 * regime; }
+  // Stage 2's threshold sweep (regime "text"): eps rows x p_cos columns. |A| falls with
+  // eps and rises with p_cos: the largest count is (0, 0.5), the smallest (0.01, 0.1).
+  static constexpr double kSweepEps[4] = {0, 1e-4, 1e-3, 1e-2};
+  static constexpr double kSweepPcos[3] = {0.1, 0.25, 0.5};
+  static double sweep_count(int r, int c) { return 100 - 20 * r + 30 * c; }
+  static double sweep_jaccard(int r, int c) { return sweep_count(r, c) / (sweep_count(r, c) + 60); }
+  static double sweep_correlation(int r, int c) { return 0.8 - 0.5 * r + 0.1 * c; }
 };
 
 inline const char* gui_store_regime(int r) { return r == 0 ? "image" : "text"; }
+
+// For a table read back from the store (FeatureTable, ShiftTable: `layer` and `feature`
+// per row): expects its rows to be GuiStoreSpec's features in (layer, feature) order and
+// calls check(row, layer, i) for each, inside a trace naming the feature.
+template <typename Table, typename Check>
+void expect_each_gui_store_feature(const Table& t, Check check) {
+  size_t row = 0;
+  for (int layer : GuiStoreSpec::kLayers)
+    for (int i = 0; i < GuiStoreSpec::kPerLayer; ++i, ++row) {
+      SCOPED_TRACE("layer " + std::to_string(layer) + " feature " + std::to_string(i));
+      ASSERT_LT(row, t.layer.size());
+      EXPECT_EQ(t.layer[row], layer);
+      EXPECT_EQ(t.feature[row], i);
+      check(row, layer, i);
+    }
+}
 
 // Writes the store described by GuiStoreSpec to `path` (a run named "gui-test") and
 // returns the run id.
@@ -169,6 +197,17 @@ inline int64_t write_gui_store(const std::string& path) {
       }
       points.push_back({store_keys::kDecoderCosine, layer, gui_store_regime(r), 0, 0, store_keys::kMean,
                         S::mean_cosine(layer, r)});
+    }
+  // The sweep cells, eps-major as stage 2 writes them.
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 3; ++c) {
+      const int64_t step = r * 3 + c;
+      const std::pair<const char*, double> cell[] = {{"eps", S::kSweepEps[r]},
+                                                     {"p_cos", S::kSweepPcos[c]},
+                                                     {"count", S::sweep_count(r, c)},
+                                                     {"jaccard", S::sweep_jaccard(r, c)},
+                                                     {"layer_correlation", S::sweep_correlation(r, c)}};
+      for (const auto& [key, value] : cell) points.push_back({store_keys::kSweep, -1, "text", step, 0, key, value});
     }
   store.put_curve_points(id, points);
   return id;

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -63,7 +64,7 @@ std::pair<int, int> parse_select(const std::string& text) {
 void validate(const GuiOptions& o) {
   bool known = o.view == "gallery";
   for (const char* name : kViewNames) known = known || o.view == name;
-  check(known, "--view '{}': expected one of scatter, layers, curves, heatmaps, heads, overlays, ablation, fig9, gallery",
+  check(known, "--view '{}': expected one of scatter, layers, curves, sweep, heatmaps, heads, overlays, ablation, fig9, gallery",
         o.view);
   check(o.statement >= 0, "--statement {}: expected a non-negative index", o.statement);
   check(o.alpha == -1 || (o.alpha >= 0 && o.alpha <= 1), "--alpha {}: expected 0..1", o.alpha);
@@ -253,9 +254,11 @@ bool data_settled(AppState& state) {
   state.update();
   const DataState states[] = {state.snapshot->features.status().state, state.scatter.status().state,
                               state.snapshot->curves.status().state, state.snapshot->heat_maps.status().state, state.snapshot->results.status().state,
-                              state.snapshot->shift.status().state, state.snapshot->bookmarks.status().state};
+                              state.snapshot->shift.status().state, state.snapshot->bookmarks.status().state,
+                              state.snapshot->sweep.status().state, state.live_sweep.status().state};
   for (DataState s : states)
     if (s == DataState::kComputing) return false;
+  if (state.live_sweep_pending()) return false;
   if (state.live) {
     state.live->update(state.tasks);
     if (state.live->busy()) return false;
@@ -347,6 +350,15 @@ void run_interactive(AppState& state, GLFWwindow* window, const GuiOptions& opti
 // [SECTION] Screenshot mode
 //-----------------------------------------------------------------------------
 
+nlohmann::json sidecar_plot_json(const PlotReport& r) {
+  return {{"drawn", r.drawn},
+          {"area", {r.area.x0, r.area.y0, r.area.x1, r.area.y1}},
+          {"view", {{"x", {r.view.x.min, r.view.x.max}}, {"y", {r.view.y.min, r.view.y.max}}}}};
+}
+
+// NaN (undefined Spearman, a marker off the grid) as JSON null.
+nlohmann::json sidecar_number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
 nlohmann::json sidecar(const AppState& state, const GuiOptions& options, int width, int height) {
   const ScatterReport& r = state.scatter_report;
   nlohmann::json scatter = {
@@ -368,7 +380,26 @@ nlohmann::json sidecar(const AppState& state, const GuiOptions& options, int wid
                 {"view", {{"x", {h.view.x.min, h.view.x.max}}, {"y", {h.view.y.min, h.view.y.max}}}},
                 {"rows", h.rows},
                 {"cols", h.cols},
-                {"method", h.method}};
+                {"method", h.method},
+                {"curve", sidecar_plot_json(h.curve)},
+                {"scatter", sidecar_plot_json(h.scatter)}};
+  j["heads"]["series"] = nlohmann::json::array();
+  for (const HeadsScatterSeries& s : h.series)
+    j["heads"]["series"].push_back(
+        {{"method", s.method}, {"spearman", sidecar_number(s.spearman)}, {"points", s.points}});
+  const SweepReport& sw = state.sweep_report;
+  j["sweep"] = {{"drawn", sw.drawn}, {"marker", {sidecar_number(sw.marker_x), sidecar_number(sw.marker_y)}},
+                {"maps", nlohmann::json::array()}};
+  for (const SweepMapReport& m : sw.maps) {
+    nlohmann::json map = sidecar_plot_json(m.plot);
+    map["key"] = m.key;
+    map["title"] = m.title;
+    map["rows"] = m.rows;
+    map["cols"] = m.cols;
+    map["range"] = {m.range.min, m.range.max};
+    map["colormap"] = m.colormap;
+    j["sweep"]["maps"].push_back(map);
+  }
   j["live"] = live_sidecar(state.live_report);
   j["find"] = find_report_json(state.find.report);
   j["features"] = model ? model->table().size() : 0;

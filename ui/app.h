@@ -14,7 +14,7 @@ struct GuiOptions {
   std::string db_path;          // --db: the project's store (also remembered in the settings)
   std::string world_dir;        // --world
   std::string screenshot;       // --screenshot FILE.png
-  std::string view = "scatter"; // --view: scatter, layers, curves, heatmaps, heads, overlays, ablation, gallery
+  std::string view = "scatter"; // --view: scatter, layers, curves, sweep, heatmaps, heads, overlays, ablation, gallery
   std::string select;           // --select LAYER:FEATURE
   std::string fig9;             // --fig9 SET[:LAYER]: the Fig. 9 view's feature set and layer
   int frames = 3;               // --frames: frames rendered with data before the screenshot

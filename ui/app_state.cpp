@@ -70,12 +70,42 @@ void AppState::update() {
     if (features.state == DataState::kComputing) scatter.set_progress(features.progress);
   }
   const auto m = model();
+  if (m && live_sweep_pending() && snapshot->sweep.status().state != DataState::kComputing) {
+    const auto stored = snapshot->sweep.status().state == DataState::kReady ? snapshot->sweep.data() : nullptr;
+    swept_serial_ = m->serial();
+    swept_grid_version_ = stored ? snapshot->sweep.version() : 0;
+    std::vector<double> eps = stored ? stored->eps : default_sweep_eps();
+    std::vector<double> p_cos = stored ? stored->p_cos : default_sweep_p_cos();
+    const uint64_t generation = ++live_sweep_generation_;
+    live_sweep.begin("sweeping " + std::to_string(eps.size() * p_cos.size()) + " thresholds");
+    DataSlot<LiveSweep>* slot = &live_sweep;
+    const std::atomic<uint64_t>* current = &live_sweep_generation_;
+    tasks.start("threshold sweep", [slot, current, generation, m, eps, p_cos](Progress& progress) {
+      progress.begin("A over eps x p_cos", 0);
+      try {
+        auto sweep = std::make_shared<const LiveSweep>(sweep_feature_table(m->table(), m->quantiles(), eps, p_cos));
+        // A newer model or grid may have started its own sweep meanwhile: it publishes then.
+        if (current->load() == generation) slot->publish(std::move(sweep));
+      } catch (const std::exception& e) {
+        slot->fail(e.what());
+        throw;
+      }
+    });
+  }
   if (m && (m->serial() != counted_serial_ || thresholds.eps != counted_eps_ || thresholds.p_cos != counted_p_cos_)) {
     counts = count_adapted(m->table(), thresholds.eps, cosine_threshold());
     counted_serial_ = m->serial();
     counted_eps_ = thresholds.eps;
     counted_p_cos_ = thresholds.p_cos;
   }
+}
+
+bool AppState::live_sweep_pending() const {
+  const auto m = model();
+  if (!m) return false;
+  if (snapshot->sweep.status().state == DataState::kComputing) return true;
+  const uint64_t grid = snapshot->sweep.status().state == DataState::kReady ? snapshot->sweep.version() : 0;
+  return m->serial() != swept_serial_ || grid != swept_grid_version_;
 }
 
 void start_synthetic_data(AppState& state, size_t features, uint64_t seed) {
@@ -86,6 +116,7 @@ void start_synthetic_data(AppState& state, size_t features, uint64_t seed) {
   snapshot->results.set_missing("synthetic data has no stage 3-5 results; open a store with --db");
   snapshot->shift.set_missing("synthetic data has no stage 3 firing frequencies; open a store with --db");
   snapshot->bookmarks.set_missing("bookmarks live in a store; open one with --db");
+  snapshot->sweep.set_missing("synthetic data has no stored threshold sweep; open a store with --db");
   spdlog::info("synthetic data: {} features over 32 layers (seed {})", features, seed);
   state.tasks.start("synthetic data", [snapshot, features, seed](Progress& progress) {
     try {
@@ -115,6 +146,7 @@ void mark_data_missing(AppState& state, const std::string& why) {
   state.snapshot->results.set_missing("run stages 3-5, skill features, attribution and ablation" + suffix);
   state.snapshot->shift.set_missing("run stage 3, skill features (shift)" + suffix);
   state.snapshot->bookmarks.set_missing("bookmarks live in a store; open one with --db" + suffix);
+  state.snapshot->sweep.set_missing("run stage 2, adapted features (its threshold sweep)" + suffix);
 }
 
 }  // namespace sightline::ui

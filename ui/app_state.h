@@ -4,6 +4,8 @@
 // DataSlots and the TaskList.
 #pragma once
 
+#include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -19,6 +21,7 @@
 #include "ui/settings.h"
 #include "ui/snapshot.h"
 #include "ui/task_list.h"
+#include "ui/threshold_sweep.h"
 
 namespace sightline::ui {
 
@@ -35,14 +38,48 @@ struct ScatterReport {
   double last_pick_ms = 0;   // the last hover pick's time
 };
 
+// Where a plot was drawn last frame (for the screenshot sidecar).
+struct PlotReport {
+  bool drawn = false;
+  plot::PixelRect area;  // the plot area in window pixels
+  plot::ViewRect view;   // the data rectangle shown
+};
+
+// One series of Fig. 14's exact-vs-attributed scatter as drawn.
+struct HeadsScatterSeries {
+  std::string method;  // "A" or "B"
+  double spearman = 0; // over the drawn points (NaN: undefined)
+  size_t points = 0;
+};
+
 // What the heads view drew last frame (for the screenshot sidecar): the heat map's plot
-// area, the data rectangle shown ([0, cols] x [0, rows], row 0 at the bottom) and its size.
+// area, the data rectangle shown ([0, cols] x [0, rows], row 0 at the bottom) and its size;
+// the per-layer curve and the exact-vs-attributed scatter.
 struct HeadsReport {
   bool drawn = false;
   plot::PixelRect area;
   plot::ViewRect view;
   int rows = 0, cols = 0;
   std::string method;
+  PlotReport curve, scatter;
+  std::vector<HeadsScatterSeries> series;
+};
+
+// One heat map of the sweep view as drawn: cell (r, c) spans [c, c + 1] x [r, r + 1].
+struct SweepMapReport {
+  std::string key;     // "count", "jaccard", "layer_correlation" (stored), "live_count", "live_candidates"
+  std::string title;
+  PlotReport plot;
+  int rows = 0, cols = 0;
+  plot::Range range;   // the value range mapped onto the colormap
+  std::string colormap;
+};
+
+// What the sweep view drew last frame.
+struct SweepReport {
+  bool drawn = false;
+  std::vector<SweepMapReport> maps;
+  double marker_x = NAN, marker_y = NAN;  // the current thresholds in cell units (NaN: off the grid)
 };
 
 class LiveViews;  // ui/live_views.h: the live model and the state views 5 and 6 share
@@ -80,6 +117,10 @@ struct AppState {
   ScatterReport scatter_report;
   std::string heads_method = "A";       // the heads view's method: "A", "B" or "exact"
   HeadsReport heads_report;
+  SweepReport sweep_report;
+  // Fig. 8 live: A over the stored sweep's grid (or stage 2's default grid) for the
+  // current feature table; recomputed on a task when either changes (update()).
+  DataSlot<LiveSweep> live_sweep;
   std::shared_ptr<LiveViews> live;      // created by the first live view drawn (or a scripted start)
   LiveReport live_report;
   FindState find;                       // search, bookmarks, J / K navigation, Fig. 9 (ui/find_state.h)
@@ -92,11 +133,17 @@ struct AppState {
   void select(int64_t row);
   void set_box(std::vector<uint32_t> rows);
   void set_layer_mask(LayerMask mask);
-  // Once per frame: starts indexing a newly published feature table and recounts A when
-  // the thresholds or the model changed.
+  // Once per frame: starts indexing a newly published feature table, recounts A when
+  // the thresholds or the model changed, and starts the live sweep when the model or the
+  // stored sweep changed.
   void update();
+  // Whether the live sweep still has to start for the current model and grid (update()
+  // starts it unless the stored sweep is still being read).
+  bool live_sweep_pending() const;
 
  private:
+  uint64_t swept_serial_ = 0, swept_grid_version_ = 0;
+  std::atomic<uint64_t> live_sweep_generation_{0};
   uint64_t indexed_features_version_ = 0;
   uint64_t counted_serial_ = 0;
   double counted_eps_ = -1, counted_p_cos_ = -1;

@@ -96,7 +96,8 @@ void draw_centre(AppState& state) {
     Draw draw;
   } tabs[] = {{"scatter", "Fig. 2 scatter", draw_scatter_view},
               {"layers", "Per layer (Fig. 7)", draw_layers_view},
-              {"curves", "Curves (Fig. 1/5)", draw_curves_view},
+              {"curves", "Curves (Fig. 1/5/6)", draw_curves_view},
+              {"sweep", "Sweep (Fig. 8)", draw_sweep_view},
               {"heatmaps", "Heat maps (Fig. 13)", draw_heatmaps_view},
               {"heads", "Heads (Fig. 13/14)", draw_heads_view},
               {"overlays", "Overlays (Fig. 4/15)", draw_overlays_view},

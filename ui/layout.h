@@ -8,7 +8,8 @@
 namespace sightline::ui {
 
 // The centre tab names (`--view`), in tab order.
-inline constexpr const char* kViewNames[] = {"scatter", "layers", "curves", "heatmaps", "heads", "overlays", "ablation", "fig9"};
+inline constexpr const char* kViewNames[] = {"scatter", "layers",   "curves",   "sweep", "heatmaps",
+                                             "heads",   "overlays", "ablation", "fig9"};
 
 struct LayoutEvents {
   bool quit = false;              // File > Quit

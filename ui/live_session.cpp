@@ -324,26 +324,18 @@ std::vector<RelationAccuracy> LiveSession::relation_accuracy(const ReevalResult&
     }
   }
   std::vector<RelationAccuracy> out;
-  for (const auto& [name, subset] : by_relation) {
+  auto add = [&](const std::string& name, const std::vector<int64_t>& subset, bool total, bool is_control) {
+    if (subset.empty()) return;
     RelationAccuracy row;
     row.name = name;
+    row.total = total;
+    row.control = is_control;
     row.delta = compare(result.baseline, result.intervened, subset);
     out.push_back(std::move(row));
-  }
-  if (!all_vsr.empty()) {
-    RelationAccuracy row;
-    row.name = "all VSR";
-    row.total = true;
-    row.delta = compare(result.baseline, result.intervened, all_vsr);
-    out.push_back(std::move(row));
-  }
-  if (!control.empty()) {
-    RelationAccuracy row;
-    row.name = "VQA yes/no (control)";
-    row.control = true;
-    row.delta = compare(result.baseline, result.intervened, control);
-    out.push_back(std::move(row));
-  }
+  };
+  for (const auto& [name, subset] : by_relation) add(name, subset, false, false);
+  add("all VSR", all_vsr, true, false);
+  add("VQA yes/no (control)", control, false, true);
   return out;
 }
 

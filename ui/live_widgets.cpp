@@ -166,16 +166,25 @@ void draw_question_box(LiveViews& live, float width) {
   if (!live.prompt_error().empty()) ImGui::TextColored(kLiveErrorColor, "%s", live.prompt_error().c_str());
 }
 
-void draw_answer_table(const LiveViews& live) {
-  const auto r = live.result();
+namespace {
+
+// The live answer, or nullptr after saying why there is none (the query failed, or it is
+// still computing).
+std::shared_ptr<const LiveResult> answer_or_status(const LiveViews& live) {
   if (!live.query_error().empty()) {
     ImGui::TextColored(kLiveErrorColor, "query failed: %s", live.query_error().c_str());
-    return;
+    return nullptr;
   }
-  if (!r) {
-    ImGui::TextDisabled("computing the answer...");
-    return;
-  }
+  auto r = live.result();
+  if (!r) ImGui::TextDisabled("computing the answer...");
+  return r;
+}
+
+}  // namespace
+
+void draw_answer_table(const LiveViews& live) {
+  const auto r = answer_or_status(live);
+  if (!r) return;
   const bool toggled = !live.features_on().empty() || !live.heads_on().empty();
   const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_SizingFixedFit;
   if (!ImGui::BeginTable("live_answer", 5, flags)) return;
@@ -202,15 +211,8 @@ void draw_answer_table(const LiveViews& live) {
 }
 
 void draw_answer_line(const LiveViews& live) {
-  const auto r = live.result();
-  if (!live.query_error().empty()) {
-    ImGui::TextColored(kLiveErrorColor, "query failed: %s", live.query_error().c_str());
-    return;
-  }
-  if (!r) {
-    ImGui::TextDisabled("computing the answer...");
-    return;
-  }
+  const auto r = answer_or_status(live);
+  if (!r) return;
   ImGui::Text("Answer: %s   P(yes) %.3f   P(no) %.3f", r->baseline.answer_text.c_str(), r->baseline.p_yes,
               r->baseline.p_no);
   if (!live.features_on().empty() || !live.heads_on().empty()) {

@@ -62,6 +62,21 @@ struct CurveSet {
   std::string title, x_label, y_label;
   bool log_y = false;  // y holds log10 of the shown quantity
   std::vector<Curve> curves;
+  // >= 0: the held-out FVU of this SAE layer during adaptation, one curve per regime
+  // (the curves view's final-FVU table reads these sets).
+  int fvu_layer = -1;
+};
+
+// Fig. 8: the threshold sweep stage 2 (diff) stored, one cell per (eps, p_cos).
+struct SweepTable {
+  std::string regime;         // the diff stage's regime
+  std::vector<double> eps;    // rows, ascending (row 0 is drawn at the bottom)
+  std::vector<double> p_cos;  // columns, ascending
+  // Stored metric ("count", "jaccard", "layer_correlation": core/pipeline/store_keys.h)
+  // -> rows x cols values, row-major; NaN where the store holds none.
+  std::map<std::string, std::vector<float>> metrics;
+  int rows() const { return static_cast<int>(eps.size()); }
+  int cols() const { return static_cast<int>(p_cos.size()); }
 };
 
 // A rows x cols matrix shown as an image (layer x head attribution maps, ...).
@@ -163,6 +178,7 @@ struct Snapshot {
   DataSlot<RunResults> results;              // stages 3-5 (skills, heads, ablation)
   DataSlot<ShiftTable> shift;                // stage 3 shift statistics of every feature (Fig. 9)
   DataSlot<BookmarkLists> bookmarks;         // the store's bookmark lists
+  DataSlot<SweepTable> sweep;                // stage 2's threshold sweep (Fig. 8)
 };
 
 }  // namespace sightline::ui

@@ -92,6 +92,7 @@ std::vector<CurveSet> read_curve_sets(Store& store, const RunRecord& run) {
     for (auto& [layer, curves] : by_layer) {
       CurveSet set{std::string(metric.title) + ", layer " + std::to_string(layer), "training positions seen",
                    metric.y_label, metric.log_y, {}};
+      if (std::string(metric.name) == store_keys::kFvu) set.fvu_layer = layer;
       for (auto& entry : curves) set.curves.push_back(std::move(entry.second));
       sets.push_back(std::move(set));
     }
@@ -113,6 +114,41 @@ std::vector<CurveSet> read_curve_sets(Store& store, const RunRecord& run) {
     sets.push_back(std::move(set));
   }
   return sets;
+}
+
+SweepTable read_sweep_table(Store& store, const RunRecord& run) {
+  CurveQuery query;
+  query.name = store_keys::kSweep;
+  // step -> key -> value; the regime of the cells (one diff regime per run).
+  std::map<int64_t, std::map<std::string, double>> cells;
+  SweepTable t;
+  for (const CurvePoint& p : store.curve_points(run.id, query)) {
+    cells[p.step][p.key] = p.value;
+    t.regime = p.regime;
+  }
+  std::set<double> eps, p_cos;
+  for (const auto& [step, values] : cells) {
+    const auto e = values.find("eps"), p = values.find("p_cos");
+    check(e != values.end() && p != values.end() && std::isfinite(e->second) && std::isfinite(p->second),
+          "file '{}': table 'curves': run {} sweep cell {} lacks a finite 'eps' or 'p_cos'", store.path(), run.id, step);
+    eps.insert(e->second);
+    p_cos.insert(p->second);
+  }
+  t.eps.assign(eps.begin(), eps.end());
+  t.p_cos.assign(p_cos.begin(), p_cos.end());
+  const size_t cols = t.p_cos.size();
+  for (const auto& [step, values] : cells) {
+    const size_t r = static_cast<size_t>(std::lower_bound(t.eps.begin(), t.eps.end(), values.at("eps")) - t.eps.begin());
+    const size_t c =
+        static_cast<size_t>(std::lower_bound(t.p_cos.begin(), t.p_cos.end(), values.at("p_cos")) - t.p_cos.begin());
+    for (const auto& [key, value] : values) {
+      if (key == "eps" || key == "p_cos") continue;
+      auto& grid = t.metrics[key];
+      if (grid.empty()) grid.assign(t.eps.size() * cols, NAN);
+      grid[r * cols + c] = static_cast<float>(value);
+    }
+  }
+  return t;
 }
 
 RunResults read_run_results(Store& store, const RunRecord& run) {
@@ -171,6 +207,7 @@ StoreData read_store(const std::string& path, const std::string& run_name) {
   store.transaction([&] {
     data.features = read_feature_table(store, *run, &data.skipped_features);
     data.curves = read_curve_sets(store, *run);
+    data.sweep = read_sweep_table(store, *run);
     data.results = read_run_results(store, *run);
     data.shift = read_shift_table(store, *run);
     data.bookmarks = read_bookmark_lists(store);
@@ -205,6 +242,10 @@ void publish_store_data(Snapshot& snapshot, const StoreData& data) {
   else
     snapshot.shift.set_missing("run stage 3, skill features (shift)" + where);
   snapshot.bookmarks.publish(std::make_shared<const BookmarkLists>(data.bookmarks));
+  if (data.sweep.rows() > 0)
+    snapshot.sweep.publish(std::make_shared<const SweepTable>(data.sweep));
+  else
+    snapshot.sweep.set_missing("run stage 2, adapted features (its threshold sweep)" + where);
 }
 
 uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, const std::string& path) {
@@ -214,6 +255,7 @@ uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, c
   snapshot->results.begin("reading skill, head and ablation results from '" + path + "'");
   snapshot->shift.begin("reading firing frequencies from '" + path + "'");
   snapshot->bookmarks.begin("reading bookmarks from '" + path + "'");
+  snapshot->sweep.begin("reading the threshold sweep from '" + path + "'");
   return tasks.start("read store", [snapshot, path](Progress& progress) {
     try {
       progress.begin("reading '" + path + "'", 0);
@@ -234,6 +276,7 @@ uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, c
       snapshot->results.fail(e.what());
       snapshot->shift.fail(e.what());
       snapshot->bookmarks.fail(e.what());
+      snapshot->sweep.fail(e.what());
       throw;
     }
   });

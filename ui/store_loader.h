@@ -29,6 +29,7 @@ struct StoreData {
   FeatureTable features;
   size_t skipped_features = 0;  // rows lacking visual_energy or decoder_cosine
   std::vector<CurveSet> curves;
+  SweepTable sweep;    // stage 2's threshold sweep; no rows when the run stored none
   RunResults results;  // stages 3-5 (with the autointerp descriptions); empty when none ran
   ShiftTable shift;    // stage 3 shift statistics (ui/find_loader.h); no rows when shift did not run
   BookmarkLists bookmarks;
@@ -45,10 +46,17 @@ FeatureTable read_feature_table(Store& store, const RunRecord& run, size_t* skip
 
 // The run's curves, as the curves view draws them:
 //  - per layer, "Held-out FVU, layer L" (log10 y; points with FVU <= 0 are left out) and
-//    "Held-out L0, layer L", one curve per regime, x = training positions seen;
+//    "Held-out L0, layer L", one curve per regime, x = training positions seen (the FVU
+//    sets carry fvu_layer = L);
 //  - "Mean decoder cosine per layer" (x = layer), one curve per regime, when present.
 // Names and keys are those of core/pipeline/store_keys.h.
 std::vector<CurveSet> read_curve_sets(Store& store, const RunRecord& run);
+
+// The run's threshold sweep (store curves "sweep", core/pipeline/store_keys.h): the
+// distinct eps and p_cos of its cells as the grid, every other key of a cell as a metric
+// map. Empty (no rows) when stage 2 stored none. Throws Error naming the file when a cell
+// lacks a finite eps or p_cos.
+SweepTable read_sweep_table(Store& store, const RunRecord& run);
 
 // The run's stage 3-5 results: a FeatureDetail (metrics, vsr_or:<relation> associations,
 // top activations with their activations, head scores per method, the Spearman row) for
@@ -61,7 +69,7 @@ RunResults read_run_results(Store& store, const RunRecord& run);
 // Sightline store, or holds no (such) run.
 StoreData read_store(const std::string& path, const std::string& run_name = "");
 
-// Publishes a read into the slots: features, curves, results, shift and bookmarks become ready, or missing
+// Publishes a read into the slots: features, curves, results, shift, bookmarks and the sweep become ready, or missing
 // with the stage to run when the store holds none; heat maps become missing (the attribution maps
 // are not read from the store).
 void publish_store_data(Snapshot& snapshot, const StoreData& data);

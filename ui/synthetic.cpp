@@ -110,6 +110,7 @@ std::vector<CurveSet> make_synthetic_curves(int layers, uint64_t seed) {
   {
     CurveSet fvu{"FVU during adaptation (synthetic, layer " + std::to_string(layers / 2) + ")", "tokens (M)",
                  "FVU", true, {}};
+    fvu.fvu_layer = layers / 2;
     for (int r = 0; r < 4; ++r) {
       Curve c{regimes[r], {}, {}};
       Stream rng(seed * 31 + r);

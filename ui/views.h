@@ -17,6 +17,7 @@ void draw_heads_view(AppState& state);     // the selected feature's head scores
 void draw_ablation_view(AppState& state);  // Tables 1-2: the run's ablation rows, live toggles and re-evaluation
 void draw_overlays_view(AppState& state);  // Fig. 4/15/16: a head's attention over the image, top vs bottom heads
 void draw_firing_view(AppState& state);    // Fig. 9: firing frequency on D_base vs D_spatial
+void draw_sweep_view(AppState& state);     // Fig. 8: |A| and overlaps over eps x p_cos, stored and live
 // Side and bottom panes.
 void draw_feature_list(AppState& state);   // left: search, category filter, box selection
 void draw_bookmarks_panel(AppState& state); // left, Bookmarks tab: the store's lists

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "ui/gl/draw_callback.h"
+
 namespace sightline::gl {
 
 struct OverlayRenderer::Draw {
@@ -79,21 +81,7 @@ void OverlayRenderer::draw(ImDrawList* list, ImVec2 min, ImVec2 max, const float
 
 void OverlayRenderer::callback(const ImDrawList*, const ImDrawCmd* cmd) {
   const auto* d = static_cast<const Draw*>(cmd->UserCallbackData);
-  const ImDrawData* draw_data = ImGui::GetDrawData();
-  if (!draw_data || !d->owner->program_.valid()) return;
-  const ImVec2 scale = draw_data->FramebufferScale, origin = draw_data->DisplayPos;
-  const float fb_height = draw_data->DisplaySize.y * scale.y;
-  ImRect clip(cmd->ClipRect.x, cmd->ClipRect.y, cmd->ClipRect.z, cmd->ClipRect.w);
-  clip.ClipWithFull(d->pixels);
-  if (clip.GetWidth() <= 0 || clip.GetHeight() <= 0) return;
-  const ImRect& r = d->pixels;
-  glViewport(static_cast<GLint>((r.Min.x - origin.x) * scale.x),
-             static_cast<GLint>(fb_height - (r.Max.y - origin.y) * scale.y),
-             static_cast<GLsizei>(r.GetWidth() * scale.x), static_cast<GLsizei>(r.GetHeight() * scale.y));
-  glEnable(GL_SCISSOR_TEST);
-  glScissor(static_cast<GLint>((clip.Min.x - origin.x) * scale.x),
-            static_cast<GLint>(fb_height - (clip.Max.y - origin.y) * scale.y),
-            static_cast<GLsizei>(clip.GetWidth() * scale.x), static_cast<GLsizei>(clip.GetHeight() * scale.y));
+  if (!d->owner->program_.valid() || !set_callback_viewport(cmd, d->pixels.Min, d->pixels.Max)) return;
   ShaderProgram& p = d->owner->program_;
   p.use();
   // v runs from 1 at the bottom edge to 0 at the top: texture row 0 (the image's top row) on top.
@@ -102,15 +90,9 @@ void OverlayRenderer::callback(const ImDrawList*, const ImDrawCmd* cmd) {
   glUniform2f(p.uniform("u_range"), d->params.range_min, d->params.range_max);
   glUniform1f(p.uniform("u_alpha"), d->params.alpha);
   glUniform1i(p.uniform("u_weighted"), d->params.weighted ? 1 : 0);
-  glUniform1i(p.uniform("u_image"), 0);
-  glUniform1i(p.uniform("u_values"), 1);
-  glUniform1i(p.uniform("u_colormap"), 2);
-  glActiveTexture(GL_TEXTURE2);
-  glBindTexture(GL_TEXTURE_2D, d->colormap);
-  glActiveTexture(GL_TEXTURE1);
-  glBindTexture(GL_TEXTURE_2D, d->values);
-  glActiveTexture(GL_TEXTURE0);
-  glBindTexture(GL_TEXTURE_2D, d->image);
+  bind_sampler(p.uniform("u_colormap"), 2, d->colormap);
+  bind_sampler(p.uniform("u_values"), 1, d->values);
+  bind_sampler(p.uniform("u_image"), 0, d->image);
   glDisable(GL_BLEND);
   glBindVertexArray(d->owner->vao_);
   glDrawArrays(GL_TRIANGLE_STRIP, 0, 4);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/common/error.h"
+#include "ui/gl/draw_callback.h"
 #include "ui/scatter_style.h"
 
 namespace sightline::gl {
@@ -170,20 +171,10 @@ void ScatterRenderer::set_point_uniforms() {
 }
 
 void ScatterRenderer::draw(const ImDrawCmd* cmd) {
-  const ImDrawData* draw_data = ImGui::GetDrawData();
-  if (!draw_data || !model_) return;
-  const ImVec2 scale = draw_data->FramebufferScale, origin = draw_data->DisplayPos;
-  const float fb_height = draw_data->DisplaySize.y * scale.y;
   const plot::PixelRect& a = frame_.area;
-  // Clip to the command's clip rectangle (the plot area, or less when scrolled).
-  const double cx0 = std::max<double>(a.x0, cmd->ClipRect.x), cy0 = std::max<double>(a.y0, cmd->ClipRect.y);
-  const double cx1 = std::min<double>(a.x1, cmd->ClipRect.z), cy1 = std::min<double>(a.y1, cmd->ClipRect.w);
-  if (cx1 <= cx0 || cy1 <= cy0) return;
-  glViewport(static_cast<GLint>((a.x0 - origin.x) * scale.x), static_cast<GLint>(fb_height - (a.y1 - origin.y) * scale.y),
-             static_cast<GLsizei>(a.width() * scale.x), static_cast<GLsizei>(a.height() * scale.y));
-  glEnable(GL_SCISSOR_TEST);
-  glScissor(static_cast<GLint>((cx0 - origin.x) * scale.x), static_cast<GLint>(fb_height - (cy1 - origin.y) * scale.y),
-            static_cast<GLsizei>((cx1 - cx0) * scale.x), static_cast<GLsizei>((cy1 - cy0) * scale.y));
+  if (!model_ || !set_callback_viewport(cmd, ImVec2(static_cast<float>(a.x0), static_cast<float>(a.y0)),
+                                        ImVec2(static_cast<float>(a.x1), static_cast<float>(a.y1))))
+    return;
   // A scissored clear is the cheapest way to paint the background on a software rasteriser.
   glClearColor(frame_.background[0], frame_.background[1], frame_.background[2], frame_.background[3]);
   glClearDepth(1.0);

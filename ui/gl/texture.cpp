@@ -134,4 +134,10 @@ void release_colormap_textures() {
   }
 }
 
+void bind_sampler(GLint sampler, int unit, GLuint texture) {
+  glUniform1i(sampler, unit);
+  glActiveTexture(static_cast<GLenum>(GL_TEXTURE0 + unit));
+  glBindTexture(GL_TEXTURE_2D, texture);
+}
+
 }  // namespace sightline::gl

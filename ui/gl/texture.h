@@ -59,4 +59,8 @@ GLuint colormap_texture(plot::Colormap map);
 // Deletes the colormap textures (before the GL context goes away).
 void release_colormap_textures();
 
+// Binds `texture` (GL_TEXTURE_2D) to texture unit `unit` and points the sampler uniform
+// `sampler` of the program in use (its location) at that unit.
+void bind_sampler(GLint sampler, int unit, GLuint texture);
+
 }  // namespace sightline::gl

@@ -22,6 +22,7 @@
 #include <unordered_map>
 
 #include "ui/gl/capture.h"
+#include "ui/gl/draw_callback.h"
 #include "ui/gl/gl.h"
 #include "ui/gl/shader.h"
 #include "ui/gl/texture.h"
@@ -170,7 +171,14 @@ std::string sanitize(const std::string& name) {
 //-----------------------------------------------------------------------------
 
 std::vector<Tick> axis_ticks(const AxisOptions& axis, Range r, float pixels, float spacing) {
-  const int max_ticks = std::max(2, static_cast<int>(pixels / spacing));
+  if (!axis.ticks.empty()) {
+    std::vector<Tick> shown;
+    for (const Tick& t : axis.ticks)
+      if (t.value >= r.min && t.value <= r.max) shown.push_back(t);
+    return shown;
+  }
+  // At least three: a narrow plot still gets a tick besides zero.
+  const int max_ticks = std::max(3, static_cast<int>(pixels / spacing));
   return axis.scale == AxisScale::kLog10 ? log10_ticks(r.min, r.max, max_ticks) : linear_ticks(r.min, r.max, max_ticks);
 }
 
@@ -199,11 +207,14 @@ void draw_axes(const Current& c) {
     draw_grid(c, dl);
   }
   const ViewRect& v = c.transform.view();
+  float label_end = -INFINITY;  // right edge of the last x label: fixed ticks may crowd
   for (const Tick& t : axis_ticks(c.options.x, v.x, a.GetWidth(), 90)) {
     const float px = static_cast<float>(c.transform.to_pixel_x(t.value));
     dl->AddLine(ImVec2(px, a.Max.y), ImVec2(px, a.Max.y + 4), tick);
     const ImVec2 size = ImGui::CalcTextSize(t.label.c_str());
+    if (px - size.x / 2 < label_end + 6) continue;
     dl->AddText(ImVec2(px - size.x / 2, a.Max.y + 5), text, t.label.c_str());
+    label_end = px + size.x / 2;
   }
   for (const Tick& t : axis_ticks(c.options.y, v.y, a.GetHeight(), 45)) {
     const float py = static_cast<float>(c.transform.to_pixel_y(t.value));
@@ -480,32 +491,61 @@ ImU32 palette_color(int k) {
   return colors[((k % 10) + 10) % 10];
 }
 
-void plot_line(const LineOptions& options, const float* xs, const float* ys, int count, int stride) {
-  Current& c = cur();
-  const ImU32 color = options.color ? options.color : palette_color(c.item_count);
-  ++c.item_count;
-  const bool in_legend = options.label && options.label[0] && std::string(options.label).rfind("##", 0) != 0;
-  if (in_legend) c.legend.push_back({options.label, color, LegendMarker::kLine});
-  auto x_at = [&](int i) { return *reinterpret_cast<const float*>(reinterpret_cast<const char*>(xs) + i * stride); };
-  auto y_at = [&](int i) { return *reinterpret_cast<const float*>(reinterpret_cast<const char*>(ys) + i * stride); };
+namespace {
 
+// What every x / y series item does before drawing: a colour (the palette's next unless
+// given), a legend entry, the data extent for "fit" and the CSV export's copy. Returns the
+// colour, or 0 when the user hid the item through the legend.
+ImU32 begin_series(const char* label, ImU32 given, LegendMarker marker, const float* xs, const float* ys, int count,
+                   int stride) {
+  Current& c = cur();
+  const ImU32 color = given ? given : palette_color(c.item_count);
+  ++c.item_count;
+  const bool in_legend = label && label[0] && std::string(label).rfind("##", 0) != 0;
+  if (in_legend) c.legend.push_back({label, color, marker});
   Range ex{INFINITY, -INFINITY}, ey{INFINITY, -INFINITY};
+  SeriesData csv{label ? label : "", {}, {}};
   for (int i = 0; i < count; ++i) {
-    const float x = x_at(i), y = y_at(i);
+    const float x = *reinterpret_cast<const float*>(reinterpret_cast<const char*>(xs) + i * stride);
+    const float y = *reinterpret_cast<const float*>(reinterpret_cast<const char*>(ys) + i * stride);
+    if (c.collecting_csv) {
+      csv.x.push_back(x);
+      csv.y.push_back(y);
+    }
     if (!std::isfinite(x) || !std::isfinite(y)) continue;
     ex = {std::min<double>(ex.min, x), std::max<double>(ex.max, x)};
     ey = {std::min<double>(ey.min, y), std::max<double>(ey.max, y)};
   }
   if (ex.min <= ex.max) include_extent(ex, ey);
-  if (c.collecting_csv) {
-    SeriesData s{options.label ? options.label : "", {}, {}};
-    for (int i = 0; i < count; ++i) {
-      s.x.push_back(x_at(i));
-      s.y.push_back(y_at(i));
-    }
-    c.csv_series.push_back(std::move(s));
-  }
-  if (in_legend && c.state->hidden.count(options.label)) return;
+  if (c.collecting_csv) c.csv_series.push_back(std::move(csv));
+  return in_legend && c.state->hidden.count(label) ? 0 : color;
+}
+
+// Makes the point at pixel p (data x, y) the hover candidate when it is the nearest to the
+// mouse so far; `name` and `suffix` (may be null) head the tooltip.
+void consider_hover(const ImVec2& p, const std::string& name, const std::string* suffix, double x, double y,
+                    ImU32 color) {
+  Current& c = cur();
+  if (!c.area_hovered) return;
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  const double d = std::hypot(p.x - mouse.x, p.y - mouse.y);
+  if (d >= kPickRadius || d >= c.hover.distance) return;
+  const double shown_y = c.options.y.scale == AxisScale::kLog10 ? std::pow(10.0, y) : y;
+  char buffer[240];
+  std::snprintf(buffer, sizeof(buffer), "%s%s%s\nx = %.6g\ny = %.6g", name.c_str(), suffix ? " " : "",
+                suffix ? suffix->c_str() : "", x, shown_y);
+  c.hover = {d, buffer, p, color};
+}
+
+}  // namespace
+
+void plot_line(const LineOptions& options, const float* xs, const float* ys, int count, int stride) {
+  Current& c = cur();
+  const ImU32 color = begin_series(options.label, options.color, LegendMarker::kLine, xs, ys, count, stride);
+  if (!color) return;
+  auto x_at = [&](int i) { return *reinterpret_cast<const float*>(reinterpret_cast<const char*>(xs) + i * stride); };
+  auto y_at = [&](int i) { return *reinterpret_cast<const float*>(reinterpret_cast<const char*>(ys) + i * stride); };
+  const std::string name = options.label ? options.label : "";
 
   // Polylines in chunks keep each ImGui draw command small.
   constexpr int kChunk = 4096;
@@ -518,7 +558,6 @@ void plot_line(const LineOptions& options, const float* xs, const float* ys, int
       for (const auto& p : points) c.draw_list->AddCircleFilled(p, options.thickness + 1.5f, color, 8);
     points.clear();
   };
-  const ImVec2 mouse = ImGui::GetIO().MousePos;
   for (int i = 0; i < count; ++i) {
     const float x = x_at(i), y = y_at(i);
     if (!std::isfinite(x) || !std::isfinite(y)) {
@@ -527,16 +566,7 @@ void plot_line(const LineOptions& options, const float* xs, const float* ys, int
     }
     const ImVec2 p = to_screen(c.transform, x, y);
     points.push_back(p);
-    if (c.area_hovered) {
-      const double d = std::hypot(p.x - mouse.x, p.y - mouse.y);
-      if (d < kPickRadius && d < c.hover.distance) {
-        const double shown_y = c.options.y.scale == AxisScale::kLog10 ? std::pow(10.0, y) : y;
-        char buffer[160];
-        std::snprintf(buffer, sizeof(buffer), "%s\nx = %.6g\ny = %.6g", options.label ? options.label : "",
-                      static_cast<double>(x), shown_y);
-        c.hover = {d, buffer, p, color};
-      }
-    }
+    consider_hover(p, name, nullptr, x, y, color);
     if (static_cast<int>(points.size()) > kChunk) {
       const ImVec2 last = points.back();
       flush();
@@ -546,38 +576,83 @@ void plot_line(const LineOptions& options, const float* xs, const float* ys, int
   flush();
 }
 
+void plot_points(const PointsOptions& options, const float* xs, const float* ys, int count,
+                 const std::vector<std::string>* names) {
+  Current& c = cur();
+  const ImU32 color = begin_series(options.label, options.color, LegendMarker::kCircle, xs, ys, count, sizeof(float));
+  if (!color) return;
+  const std::string label = options.label ? options.label : "";
+  const ImU32 outline = IM_COL32(0, 0, 0, 200);
+  for (int i = 0; i < count; ++i) {
+    if (!std::isfinite(xs[i]) || !std::isfinite(ys[i])) continue;
+    const ImVec2 p = to_screen(c.transform, xs[i], ys[i]);
+    // A dark rim keeps overlapping markers apart.
+    c.draw_list->AddCircleFilled(p, options.radius + 1.0f, outline, 12);
+    c.draw_list->AddCircleFilled(p, options.radius, color, 12);
+    const bool named = names && static_cast<int>(names->size()) > i;
+    consider_hover(p, label, named ? &(*names)[static_cast<size_t>(i)] : nullptr, xs[i], ys[i], color);
+  }
+}
+
 namespace {
 
 void heatmap_callback(const ImDrawList*, const ImDrawCmd* cmd) {
   const auto* d = static_cast<const HeatmapDraw*>(cmd->UserCallbackData);
-  const ImDrawData* draw_data = ImGui::GetDrawData();
-  if (!draw_data || !module().heatmap_program) return;
-  const ImVec2 scale = draw_data->FramebufferScale, origin = draw_data->DisplayPos;
-  const float fb_height = draw_data->DisplaySize.y * scale.y;
-  ImRect clip(cmd->ClipRect.x, cmd->ClipRect.y, cmd->ClipRect.z, cmd->ClipRect.w);
-  clip.ClipWithFull(d->pixels);
-  if (clip.GetWidth() <= 0 || clip.GetHeight() <= 0) return;
-  const ImRect& r = d->pixels;
-  glViewport(static_cast<GLint>((r.Min.x - origin.x) * scale.x),
-             static_cast<GLint>(fb_height - (r.Max.y - origin.y) * scale.y),
-             static_cast<GLsizei>(r.GetWidth() * scale.x), static_cast<GLsizei>(r.GetHeight() * scale.y));
-  glEnable(GL_SCISSOR_TEST);
-  glScissor(static_cast<GLint>((clip.Min.x - origin.x) * scale.x),
-            static_cast<GLint>(fb_height - (clip.Max.y - origin.y) * scale.y),
-            static_cast<GLsizei>(clip.GetWidth() * scale.x), static_cast<GLsizei>(clip.GetHeight() * scale.y));
+  if (!module().heatmap_program || !gl::set_callback_viewport(cmd, d->pixels.Min, d->pixels.Max)) return;
   gl::ShaderProgram& p = *module().heatmap_program;
   p.use();
   glUniform4f(p.uniform("u_uv_rect"), d->uv[0], d->uv[1], d->uv[2], d->uv[3]);
   glUniform1f(p.uniform("u_depth"), 0.0f);
   glUniform2f(p.uniform("u_range"), d->range_min, d->range_max);
-  glUniform1i(p.uniform("u_values"), 0);
-  glUniform1i(p.uniform("u_colormap"), 1);
-  glActiveTexture(GL_TEXTURE1);
-  glBindTexture(GL_TEXTURE_2D, d->colormap);
-  glActiveTexture(GL_TEXTURE0);
-  glBindTexture(GL_TEXTURE_2D, d->values);
+  gl::bind_sampler(p.uniform("u_colormap"), 1, d->colormap);
+  gl::bind_sampler(p.uniform("u_values"), 0, d->values);
   glBindVertexArray(module().quad_vao);
   glDrawArrays(GL_TRIANGLE_STRIP, 0, 4);
+}
+
+// A cell's annotation text.
+std::string cell_text(const HeatmapOptions& options, double v) {
+  char text[48];
+  if (options.annotate_compact && std::fabs(v) >= 1e6)
+    std::snprintf(text, sizeof(text), "%.3gM", v / 1e6);
+  else if (options.annotate_compact && std::fabs(v) >= 1e4)
+    std::snprintf(text, sizeof(text), "%.0fk", v / 1e3);
+  else
+    std::snprintf(text, sizeof(text), options.annotate_format, v);
+  return text;
+}
+
+// Writes each cell's value over it (heat map annotations): all of them when every text
+// fits its cell, else none (a map half labelled reads as if the rest were missing).
+void annotate_cells(const HeatmapOptions& options, const float* values, int rows, int cols, const ViewRect& bounds,
+                    Range range) {
+  Current& c = cur();
+  const double cell_w = std::fabs(c.transform.to_pixel_x(bounds.x.min + bounds.x.span() / cols) -
+                                  c.transform.to_pixel_x(bounds.x.min));
+  const double cell_h = std::fabs(c.transform.to_pixel_y(bounds.y.min + bounds.y.span() / rows) -
+                                  c.transform.to_pixel_y(bounds.y.min));
+  if (cell_h < ImGui::GetTextLineHeight() + 2) return;
+  const size_t n = static_cast<size_t>(rows) * cols;
+  std::vector<std::string> texts(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(values[i])) continue;
+    texts[i] = cell_text(options, values[i]);
+    if (ImGui::CalcTextSize(texts[i].c_str()).x + 4 > cell_w) return;
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < cols; ++k) {
+      const size_t i = static_cast<size_t>(r) * cols + k;
+      if (texts[i].empty()) continue;
+      const ImVec2 size = ImGui::CalcTextSize(texts[i].c_str());
+      const ImVec2 centre = to_screen(c.transform, bounds.x.min + (k + 0.5) * bounds.x.span() / cols,
+                                      bounds.y.min + (r + 0.5) * bounds.y.span() / rows);
+      // Dark text on light colours (Rec. 601 luma of the cell's colour).
+      const double t = range.span() > 0 ? std::clamp((values[i] - range.min) / range.span(), 0.0, 1.0) : 0.5;
+      const Rgba8 cell = colormap_sample(options.colormap, t);
+      const double luma = 0.299 * cell[0] + 0.587 * cell[1] + 0.114 * cell[2];
+      const ImU32 ink = luma > 140 ? IM_COL32(10, 10, 10, 255) : IM_COL32(245, 245, 245, 255);
+      c.draw_list->AddText(ImVec2(centre.x - size.x / 2, centre.y - size.y / 2), ink, texts[i].c_str());
+    }
 }
 
 }  // namespace
@@ -647,13 +722,21 @@ Range plot_heatmap(const HeatmapOptions& options, const float* values, int rows,
     m.heatmap_draws.push_back(std::move(draw));
   }
 
+  if (options.annotate_format) annotate_cells(options, values, rows, cols, bounds, range);
+
   double mx = 0, my = 0;
   if (c.area_hovered && mouse_position(&mx, &my) && bounds.x.contains(mx) && bounds.y.contains(my)) {
     const int col = std::min(cols - 1, static_cast<int>((mx - bounds.x.min) / bounds.x.span() * cols));
     const int row = std::min(rows - 1, static_cast<int>((my - bounds.y.min) / bounds.y.span() * rows));
-    char buffer[200];
-    std::snprintf(buffer, sizeof(buffer), "%s\nrow %d, col %d\nvalue %.5g", label.c_str(), row, col,
-                  static_cast<double>(values[static_cast<size_t>(row) * cols + col]));
+    const std::string row_name = static_cast<int>(options.row_names.size()) > row
+                                     ? c.options.y.label + " " + options.row_names[static_cast<size_t>(row)]
+                                     : "row " + std::to_string(row);
+    const std::string col_name = static_cast<int>(options.col_names.size()) > col
+                                     ? c.options.x.label + " " + options.col_names[static_cast<size_t>(col)]
+                                     : "col " + std::to_string(col);
+    char buffer[400];
+    std::snprintf(buffer, sizeof(buffer), "%s\n%s, %s\nvalue %.5g", label.c_str(), row_name.c_str(),
+                  col_name.c_str(), static_cast<double>(values[static_cast<size_t>(row) * cols + col]));
     const ImVec2 centre =
         to_screen(c.transform, bounds.x.min + (col + 0.5) * bounds.x.span() / cols,
                   bounds.y.min + (row + 0.5) * bounds.y.span() / rows);
@@ -752,6 +835,7 @@ PixelRect plot_area() {
   return {a.Min.x, a.Min.y, a.Max.x, a.Max.y};
 }
 bool hovered() { return cur().area_hovered && !cur().line_hovered && cur().state->dragging_line == 0; }
+const std::string& hover_text() { return cur().hover.text; }
 
 bool mouse_position(double* x, double* y) {
   const Current& c = cur();

@@ -22,6 +22,7 @@
 
 #include "ui/plot/colormap.h"
 #include "ui/plot/export.h"
+#include "ui/plot/ticks.h"
 #include "ui/plot/transform.h"
 
 namespace sightline::plot {
@@ -35,6 +36,9 @@ struct AxisOptions {
   std::string label;
   AxisScale scale = AxisScale::kLinear;
   bool locked = false;  // no zoom or pan along this axis
+  // Fixed ticks (value in axis units, label) instead of nice steps: a categorical axis such
+  // as a heat map's grid values. Those outside the view are not drawn.
+  std::vector<Tick> ticks;
 };
 
 struct PlotOptions {
@@ -72,10 +76,28 @@ struct HeatmapOptions {
   bool diverging = false;               // range symmetric about zero
   ViewRect bounds{{0, 0}, {0, 0}};      // data rectangle covered; empty: [0, cols] x [0, rows]
   uint64_t data_version = 0;            // re-upload only when this changes (0: every frame)
+  // printf format of one double (e.g. "%.0f"): each cell's value written in it, in black
+  // or white against its colour, when every cell is large enough for its text; nullptr: none.
+  const char* annotate_format = nullptr;
+  bool annotate_compact = false;  // magnitudes >= 10^4 written as "16k", "1.2M" instead
+  // Names of the rows / columns for the hover tooltip (else their indices).
+  std::vector<std::string> row_names, col_names;
 };
 // A rows x cols row-major matrix drawn through the colormap shader; row 0 at the bottom.
+// Non-finite cells are left blank (the plot background) and not annotated.
 // Returns the value range used (for a colorbar).
 Range plot_heatmap(const HeatmapOptions& options, const float* values, int rows, int cols);
+
+struct PointsOptions {
+  const char* label = "";  // legend / tooltip name; "##x" hides it from the legend
+  ImU32 color = 0;         // 0: the next colour of the palette
+  float radius = 3.5f;     // pixels (a 1-pixel dark rim is drawn around it)
+};
+// Unconnected round markers at (xs[i], ys[i]) (a scatter of a few thousand points at most;
+// larger sets go through ui/gl/scatter_renderer); non-finite points are skipped. `names`
+// (optional; entry i names point i, e.g. "L3:H1") follow the label in the hover tooltip.
+void plot_points(const PointsOptions& options, const float* xs, const float* ys, int count,
+                 const std::vector<std::string>* names = nullptr);
 
 struct DragLineOptions {
   const char* id = "";  // unique within the plot; also the hover label
@@ -100,6 +122,7 @@ const Transform& transform();           // data <-> screen pixels of the plot ar
 ImDrawList* draw_list();                // clipped to the plot area
 PixelRect plot_area();                  // the area in screen pixels
 bool hovered();                         // the mouse is over the area (not over a dragged line)
+const std::string& hover_text();        // the tooltip the items drawn so far show ("" when none)
 bool mouse_position(double* x, double* y);  // the mouse in data units; false when outside
 bool clicked(double* x, double* y);     // a left click (press + release, no drag) ended now
 bool box_selected(ViewRect* rect);      // a right-drag box ended now (data units)
