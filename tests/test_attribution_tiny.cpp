@@ -12,7 +12,7 @@
 #include "core/attribution/corruption.h"
 #include "core/attribution/head_ranking.h"
 #include "core/common/error.h"
-#include "tests/model_fixture.h"
+#include "tests/sae_fixture.h"
 #include "tests/test_util.h"
 
 using namespace sightline;
@@ -42,11 +42,7 @@ at::Tensor pixels(int64_t n, int64_t seed) {
 Tiny& tiny() {
   static Tiny t = [] {
     Tiny t;
-    const std::string dir = test::scratch_dir("attribution");
-    test::write_tiny_checkpoint(test::make_tiny_checkpoint({}, 7), dir, "F32", 1);
-    LoadOptions options;
-    options.model_dir = dir;
-    t.model = VisionLanguageModel::load(options);
+    t.model = test::load_tiny_model(test::make_tiny_checkpoint({}, 7), "attribution");
     t.model->to("cpu", "float64");
     SaeConfig c;
     c.variant = SaeVariant::TopK;

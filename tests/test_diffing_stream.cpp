@@ -2,7 +2,6 @@
 // all-at-once computation and its memory is bounded by the chunk, and SAE adaptation
 // trains each regime on its own positions with the budget it was given.
 #include <gtest/gtest.h>
-#include <ATen/Parallel.h>
 #include <torch/types.h>
 
 #include <cmath>
@@ -12,66 +11,21 @@
 #include "core/diffing/feature_stats.h"
 #include "core/diffing/prompt_dataset.h"
 #include "core/model/hooks.h"
-#include "tests/model_fixture.h"
+#include "tests/sae_fixture.h"
 #include "tests/test_util.h"
 
 using namespace sightline;
 
 namespace {
 
-struct Tiny {
-  std::unique_ptr<VisionLanguageModel> model;
-  std::vector<std::unique_ptr<Sae>> saes;  // one per layer (2)
-};
-
-Tiny& tiny() {
-  static Tiny t = [] {
-    at::set_num_threads(1);
-    Tiny out;
-    const std::string dir = test::scratch_dir("diffing-tiny");
-    test::write_tiny_checkpoint(test::make_tiny_checkpoint({}, 21), dir, "F32", 1);
-    LoadOptions o;
-    o.model_dir = dir;
-    out.model = VisionLanguageModel::load(o);
-    const int64_t D = out.model->config().text.hidden_size;
-    for (int l = 0; l < out.model->num_layers(); ++l) {
-      SaeConfig cfg;
-      cfg.variant = l == 0 ? SaeVariant::ReLU : SaeVariant::TopK;
-      cfg.d_model = D;
-      cfg.d_sae = 64;
-      cfg.k = 6;
-      cfg.hook_point = residual_hook(l);
-      torch::manual_seed(100 + l);
-      out.saes.push_back(std::make_unique<Sae>(cfg));
-      // A positive encoder bias so the ReLU SAE fires on a good share of rows.
-      torch::NoGradGuard g;
-      at::Tensor b = out.saes.back()->b_enc();
-      b.uniform_(-0.2, 0.6);
-    }
-    return out;
-  }();
+test::TinySaeModel& tiny() {
+  static test::TinySaeModel t = test::load_tiny_with_saes(test::make_tiny_checkpoint({}, 21), "diffing-tiny", 64, 100);
   return t;
 }
 
 // `n` items: BOS, image (all but every fourth item), 2..7 text tokens.
 InMemoryPromptDataset make_dataset(int64_t n, uint64_t seed) {
-  torch::manual_seed(static_cast<int64_t>(seed));
-  std::vector<PromptItem> items;
-  std::vector<at::Tensor> images;
-  for (int64_t i = 0; i < n; ++i) {
-    PromptItem it;
-    it.sample_id = "item" + std::to_string(i);
-    it.ids.push_back(1);  // bos
-    if (i % 4 != 3) {
-      it.image = static_cast<int64_t>(images.size());
-      images.push_back(torch::randn({3, 16, 16}));
-      it.ids.push_back(kImageTokenIndex);
-    }
-    const int64_t len = 2 + (i * 5) % 6;
-    for (int64_t t = 0; t < len; ++t) it.ids.push_back(4 + (i * 7 + t * 13) % 57);
-    items.push_back(std::move(it));
-  }
-  return InMemoryPromptDataset("tiny", std::move(items), std::move(images));
+  return test::make_tiny_prompts(n, seed, [](int64_t i, int64_t t, int64_t) { return 4 + (i * 7 + t * 13) % 57; });
 }
 
 std::vector<LayerSae> layer_saes() {

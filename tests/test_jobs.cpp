@@ -48,17 +48,6 @@ Stage logging_stage(const std::string& name, std::vector<std::string> deps, std:
   return s;
 }
 
-// Spins (yielding, no sleeps) until pred() or the deadline; returns pred().
-template <typename Pred>
-bool wait_until(Pred pred, double seconds = 10.0) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
 }  // namespace
 
 TEST(StageGraph, RejectsBadGraphsNamingTheStage) {
@@ -279,7 +268,7 @@ TEST(JobRunner, CancelMidStage) {
   JobRunner runner(f.store, f.run_id, {first, loop, after});
   EXPECT_EQ(runner.snapshot().status, StageStatus::kPending);
   runner.start();
-  ASSERT_TRUE(wait_until([&] {
+  ASSERT_TRUE(test::wait_until([&] {
     const RunSnapshot s = runner.snapshot();
     return s.find("sweep")->status == StageStatus::kRunning && s.find("sweep")->done > 100;
   }));
@@ -312,7 +301,8 @@ TEST(JobRunner, IndependentStagesRunInParallel) {
   std::atomic<int> started{0};
   auto rendezvous = [&](StageContext& ctx) {
     ++started;
-    if (!wait_until([&] { return started.load() >= 2; }, 10.0)) throw Error("stage '" + ctx.name() + "' ran alone");
+    if (!test::wait_until([&] { return started.load() >= 2; }, 10.0))
+      throw Error("stage '" + ctx.name() + "' ran alone");
   };
   Stage a{"image-regime", {}, "", rendezvous, {}};
   Stage b{"text-regime", {}, "", rendezvous, {}};

@@ -9,20 +9,9 @@
 #include "core/common/error.h"
 #include "core/jobs/main_thread_queue.h"
 #include "core/jobs/worker_queue.h"
+#include "tests/test_util.h"
 
 using namespace sightline;
-
-namespace {
-template <typename Pred>
-bool spin_until(Pred pred, double seconds = 10.0) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-}  // namespace
 
 TEST(WorkerQueue, ReturnsValuesAndExceptions) {
   WorkerQueue queue(2);
@@ -62,7 +51,7 @@ TEST(WorkerQueue, NewerRequestSupersedesQueuedAndRunningOnes) {
         return 0;
       },
       "detail");
-  ASSERT_TRUE(spin_until([&] { return running.load(); }));
+  ASSERT_TRUE(test::wait_until([&] { return running.load(); }));
   EXPECT_FALSE(slow.ready());
 
   // Block the worker behind it with an unrelated request, then queue two "detail" ones.
@@ -75,7 +64,7 @@ TEST(WorkerQueue, NewerRequestSupersedesQueuedAndRunningOnes) {
       },
       "detail");  // cancels `slow`
   auto blocker = queue.submit([&](Progress&) {
-    spin_until([&] { return release.load(); });
+    test::wait_until([&] { return release.load(); });
     return 0;
   });
   EXPECT_THROW(slow.get(), Cancelled);
@@ -114,7 +103,7 @@ TEST(WorkerQueue, CancelAndDestructionDropQueuedRequests) {
       }
       return 0;
     });
-    ASSERT_TRUE(spin_until([&] { return started.load(); }));
+    ASSERT_TRUE(test::wait_until([&] { return started.load(); }));
     queued_a = queue.submit([](Progress&) { return 1; });
     queued_b = queue.submit([](Progress&) { return 2; });
     EXPECT_EQ(queue.queued(), 2u);

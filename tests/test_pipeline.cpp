@@ -27,6 +27,7 @@
 #include "core/train/vision_pretrain.h"
 #include "core/train/world_recipe.h"
 #include "core/world/datasets.h"
+#include "tests/test_pipeline_util.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -121,15 +122,7 @@ TEST(PipelineOptions, OverridesMergeAndTyposAreErrors) {
   EXPECT_EQ(o.stage("adapt")["train"]["batch_size"], 1024);  // untouched neighbours keep their defaults
   EXPECT_EQ(o.data.eval_items, 7);
   EXPECT_EQ(o.data.train_items, 50000);
-  auto expect_error = [](const char* json, const char* fragment) {
-    try {
-      pipeline_options_from_json(nlohmann::json::parse(json), "cfg.json");
-      ADD_FAILURE() << "no error for " << json;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("cfg.json"), std::string::npos) << e.what();
-    }
-  };
+  const auto expect_error = &test::expect_options_error;
   expect_error(R"({"stages": {"adapt": {"epoch": 2}}})", "epoch");
   expect_error(R"({"stages": {"adapt": {"train": {"learning_rate": 2}}}})", "learning_rate");
   expect_error(R"({"stages": {"shfit": {}}})", "shfit");

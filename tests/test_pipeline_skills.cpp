@@ -23,6 +23,7 @@
 #include "core/sae/sae_io.h"
 #include "core/skills/code_stream.h"
 #include "core/skills/firing.h"
+#include "tests/test_pipeline_util.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -237,15 +238,7 @@ TEST(PipelineSkills, ShiftTopkLexicalEndToEndOnTheMicroWorld) {
 }
 
 TEST(PipelineSkills, StageOptionsAreValidated) {
-  auto expect_error = [](const char* json, const char* fragment) {
-    try {
-      pipeline_options_from_json(nlohmann::json::parse(json), "cfg.json");
-      ADD_FAILURE() << "no error for " << json;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("cfg.json"), std::string::npos) << e.what();
-    }
-  };
+  const auto expect_error = &test::expect_options_error;
   expect_error(R"({"stages": {"shift": {"skills": ["telepathy"]}}})", "telepathy");
   expect_error(R"({"stages": {"shift": {"skills": []}}})", "skills");
   expect_error(R"({"stages": {"shift": {"positions": "pixels"}}})", "positions");

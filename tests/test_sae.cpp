@@ -50,6 +50,17 @@ RefSae ref_of(const Sae& sae) {
   return RefSae::from(sae.w_enc(), sae.b_enc(), sae.w_dec(), sae.b_dec(), sae.threshold());
 }
 
+// The reference codes of one row's pre-activations under `variant` (TopK: small_config's k).
+std::vector<double> ref_codes(const RefSae& ref, const std::vector<double>& pre, SaeVariant variant) {
+  switch (variant) {
+    case SaeVariant::ReLU: return ref.relu(pre);
+    case SaeVariant::TopK: return ref.topk(pre, 5);
+    case SaeVariant::JumpReLU: return ref.jumprelu(pre);
+  }
+  ADD_FAILURE() << "unknown SAE variant";
+  return {};
+}
+
 }  // namespace
 
 class SaeVariants : public ::testing::TestWithParam<SaeVariant> {};
@@ -67,13 +78,7 @@ TEST_P(SaeVariants, EncodeAndDecodeMatchFloat64Reference) {
   int64_t active = 0;
   for (int64_t n = 0; n < x.size(0); ++n) {
     const auto xr = row_of(x, n);
-    const auto pre = ref.pre(xr);
-    std::vector<double> f;
-    switch (GetParam()) {
-      case SaeVariant::ReLU: f = ref.relu(pre); break;
-      case SaeVariant::TopK: f = ref.topk(pre, 5); break;
-      case SaeVariant::JumpReLU: f = ref.jumprelu(pre); break;
-    }
+    const auto f = ref_codes(ref, ref.pre(xr), GetParam());
     const auto hr = row_of(h, n);
     for (int64_t j = 0; j < kF; ++j) {
       EXPECT_NEAR(hr[j], f[j], 1e-4) << "row " << n << " feature " << j;
@@ -105,13 +110,7 @@ TEST_P(SaeVariants, LossMatchesReferenceOnMaskedRows) {
   const auto norms = ref.decoder_norms();
   for (int64_t n : {0, 2, 3, 7, 9}) {
     const auto xr = row_of(x, n);
-    const auto pre = ref.pre(xr);
-    std::vector<double> f;
-    switch (GetParam()) {
-      case SaeVariant::ReLU: f = ref.relu(pre); break;
-      case SaeVariant::TopK: f = ref.topk(pre, 5); break;
-      case SaeVariant::JumpReLU: f = ref.jumprelu(pre); break;
-    }
+    const auto f = ref_codes(ref, ref.pre(xr), GetParam());
     const auto xh = ref.decode(f);
     for (int64_t i = 0; i < kD; ++i) mse += (xr[i] - xh[i]) * (xr[i] - xh[i]);
     for (int64_t j = 0; j < kF; ++j) {

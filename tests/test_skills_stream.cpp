@@ -2,11 +2,11 @@
 // samples equal a direct item-by-item computation; the lexical filter drops a feature
 // built to fire only on a cue word and keeps one that fires whatever the prompt.
 #include <gtest/gtest.h>
-#include <ATen/Parallel.h>
 #include <torch/types.h>
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "core/common/constants.h"
 #include "core/common/error.h"
@@ -15,7 +15,7 @@
 #include "core/skills/code_stream.h"
 #include "core/skills/lexical.h"
 #include "core/skills/top_samples.h"
-#include "tests/model_fixture.h"
+#include "tests/sae_fixture.h"
 #include "tests/test_util.h"
 
 using namespace sightline;
@@ -26,39 +26,20 @@ namespace {
 // and a large one, so "residual[0] after block 0 is large" means "this token is the cue".
 constexpr int64_t kCue = 9;
 
-struct Tiny {
-  std::unique_ptr<VisionLanguageModel> model;
-  std::vector<std::unique_ptr<Sae>> saes;  // random SAEs of layers 0 and 1
-  std::unique_ptr<Sae> cue_sae;            // layer 0: f0 = cue detector, f1 = always on, f2 = never
+// The random SAEs of layers 0 and 1, and a hand-made one.
+struct Tiny : test::TinySaeModel {
+  explicit Tiny(test::TinySaeModel base) : test::TinySaeModel(std::move(base)) {}
+  std::unique_ptr<Sae> cue_sae;  // layer 0: f0 = cue detector, f1 = always on, f2 = never
 };
 
 Tiny& tiny() {
   static Tiny t = [] {
-    torch::set_num_threads(1);
-    Tiny out;
-    const std::string dir = test::scratch_dir("skills-tiny");
     auto ckpt = test::make_tiny_checkpoint({}, 31);
     auto& emb = ckpt.tensors.at("model.embed_tokens.weight");  // [V, D] float64
     emb.select(1, 0).zero_();
     emb[kCue][0] = 40.0;
-    test::write_tiny_checkpoint(ckpt, dir, "F32", 1);
-    LoadOptions o;
-    o.model_dir = dir;
-    out.model = VisionLanguageModel::load(o);
+    Tiny out(test::load_tiny_with_saes(ckpt, "skills-tiny", 48, 200));
     const int64_t D = out.model->config().text.hidden_size;
-    for (int l = 0; l < out.model->num_layers(); ++l) {
-      SaeConfig cfg;
-      cfg.variant = l == 0 ? SaeVariant::ReLU : SaeVariant::TopK;
-      cfg.d_model = D;
-      cfg.d_sae = 48;
-      cfg.k = 6;
-      cfg.hook_point = residual_hook(l);
-      torch::manual_seed(200 + l);
-      out.saes.push_back(std::make_unique<Sae>(cfg));
-      torch::NoGradGuard g;
-      at::Tensor b = out.saes.back()->b_enc();
-      b.uniform_(-0.2, 0.6);  // the ReLU SAE fires on a good share of rows
-    }
     SaeConfig cfg;
     cfg.variant = SaeVariant::ReLU;
     cfg.d_model = D;
@@ -77,27 +58,9 @@ Tiny& tiny() {
 // `n` items: BOS, an image (all but every fourth item), 2..7 text tokens; the items with
 // i % 3 == 0 hold the cue word.
 InMemoryPromptDataset make_dataset(int64_t n, uint64_t seed) {
-  torch::manual_seed(static_cast<int64_t>(seed));
-  std::vector<PromptItem> items;
-  std::vector<at::Tensor> images;
-  for (int64_t i = 0; i < n; ++i) {
-    PromptItem it;
-    it.sample_id = "item" + std::to_string(i);
-    it.ids.push_back(1);
-    if (i % 4 != 3) {
-      it.image = static_cast<int64_t>(images.size());
-      images.push_back(torch::randn({3, 16, 16}));
-      it.ids.push_back(kImageTokenIndex);
-    }
-    const int64_t len = 2 + (i * 5) % 6;
-    for (int64_t t = 0; t < len; ++t) {
-      int64_t id = 10 + (i * 7 + t * 13) % 50;
-      if (i % 3 == 0 && t == len / 2) id = kCue;
-      it.ids.push_back(id);
-    }
-    items.push_back(std::move(it));
-  }
-  return InMemoryPromptDataset("tiny", std::move(items), std::move(images));
+  return test::make_tiny_prompts(n, seed, [](int64_t i, int64_t t, int64_t len) {
+    return i % 3 == 0 && t == len / 2 ? kCue : 10 + (i * 7 + t * 13) % 50;
+  });
 }
 
 std::vector<LayerFeatures> random_layers(std::vector<int64_t> features = {}) {

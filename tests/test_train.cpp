@@ -19,21 +19,14 @@
 #include "core/train/world_recipe.h"
 #include "tests/model_fixture.h"
 #include "tests/test_util.h"
+#include "tests/world_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace sightline;
 
 namespace {
-Object make_object(Shape shape, Colour colour, SizeClass size, float x, float y, int depth) {
-  Object o;
-  o.shape = shape;
-  o.colour = colour;
-  o.size = size;
-  o.x = x;
-  o.y = y;
-  o.depth = depth;
-  return o;
-}
+using test::make_object;
+
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

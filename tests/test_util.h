@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <exception>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include "core/common/error.h"
 
@@ -37,6 +39,17 @@ std::string error_of(F&& f) {
   }
   ADD_FAILURE() << "expected sightline::Error, nothing thrown";
   return "";
+}
+
+// Spins (yielding, no sleeps) until pred() or `seconds` have passed; returns pred().
+template <typename Pred>
+bool wait_until(Pred pred, double seconds = 10.0) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
 }
 
 // Whole-file binary write and read.

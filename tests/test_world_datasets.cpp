@@ -17,6 +17,7 @@
 #include "core/world/datasets.h"
 #include "core/world/render.h"
 #include "tests/test_util.h"
+#include "tests/world_fixture.h"
 
 namespace fs = std::filesystem;
 
@@ -332,23 +333,8 @@ TEST(WorldDatasets, CorpusSharesQuestionsAndVocabulary) {
   }
   // The description reads positions off the grid.
   Scene s;
-  Object a;
-  a.shape = Shape::Arrow;
-  a.colour = Colour::Blue;
-  a.size = SizeClass::Small;
-  a.x = 50;
-  a.y = 17;
-  a.depth = 4;
-  a.facing = Facing::Left;
-  Object b;
-  b.shape = Shape::Sign;
-  b.colour = Colour::White;
-  b.size = SizeClass::Large;
-  b.x = 20.5f;
-  b.y = 44;
-  b.depth = 1;
-  b.text = 'Q';
-  s.objects = {a, b};
+  s.objects = {test::make_object(Shape::Arrow, Colour::Blue, SizeClass::Small, 50, 17, 4, Facing::Left),
+               test::make_object(Shape::Sign, Colour::White, SizeClass::Large, 20.5f, 44, 1, Facing::None, 'Q')};
   EXPECT_EQ(describe_scene(s, o.world),
             "scene : small blue arrow x6 y2 z1 pointing left ; large white sign x2 y5 z0 letter q .");
   EXPECT_EQ(split_words("Is the Red circle left of it?"),

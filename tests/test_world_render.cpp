@@ -8,25 +8,14 @@
 #include "core/world/generator.h"
 #include "core/world/raster.h"
 #include "core/world/render.h"
+#include "tests/world_fixture.h"
 
 namespace sightline {
 namespace {
 
 const WorldOptions kRenderOptions;
 
-Object make_object(Shape shape, Colour colour, SizeClass size, float x, float y, int depth = 0,
-            Facing facing = Facing::None, char text = 0) {
-  Object o;
-  o.shape = shape;
-  o.colour = colour;
-  o.size = size;
-  o.x = x;
-  o.y = y;
-  o.depth = depth;
-  o.facing = facing;
-  o.text = text;
-  return o;
-}
+using test::make_object;
 
 std::array<uint8_t, 3> pixel(const ImageU8& image, double x, double y) {
   const uint8_t* p = image.at(static_cast<int>(x), static_cast<int>(y));

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 #include "core/attribution/head_ranking.h"
 #include "core/common/error.h"
@@ -163,12 +165,44 @@ at::Tensor split_kv(const at::Tensor& kv, int64_t rep) {
   return kv.repeat_interleave(rep, -1) / static_cast<double>(rep);
 }
 
-// One method's per-sample scores for a batch: scores [B, L+1, H], q [B, L+1, H], k [B, L+1, Hkv].
-struct BatchScores {
-  at::Tensor score, q, k;
+// One batch's per-sample head terms, the layout of both a method's scores and exact
+// patching's effects: q [B, L+1, H] (q or z), k [B, L+1, Hkv] (kQueryKey only) and their
+// sum on query heads, total [B, L+1, H].
+struct BatchTerms {
+  at::Tensor total, q, k;
 };
 
-BatchScores method_scores(const RunResult& at_grad, const RunResult& other, const Dims& d, bool qk) {
+// total = q, plus each KV head's k term spread evenly over its query heads (kQueryKey).
+BatchTerms combine_terms(const at::Tensor& q, const at::Tensor& k, const Dims& d, bool qk) {
+  BatchTerms t;
+  t.q = q;
+  if (qk) {
+    t.k = k;
+    t.total = q + split_kv(k, d.rep);
+  } else {
+    t.total = q;
+  }
+  return t;
+}
+
+// The batches' terms concatenated over samples, [N, ...]; q and k only for kQueryKey.
+BatchTerms concat_terms(const std::vector<BatchTerms>& parts, bool qk) {
+  std::vector<at::Tensor> total, q, k;
+  for (const auto& p : parts) {
+    total.push_back(p.total);
+    q.push_back(p.q);
+    if (qk) k.push_back(p.k);
+  }
+  BatchTerms all;
+  all.total = torch::cat(total, 0);
+  if (qk) {
+    all.q = torch::cat(q, 0);
+    all.k = torch::cat(k, 0);
+  }
+  return all;
+}
+
+BatchTerms method_scores(const RunResult& at_grad, const RunResult& other, const Dims& d, bool qk) {
   // (a_other - a_here) . grad_here: Method A is here = clean, other = corrupt; Method B the reverse.
   std::vector<at::Tensor> q, k;
   for (int l = 0; l <= d.L; ++l) {
@@ -179,30 +213,17 @@ BatchScores method_scores(const RunResult& at_grad, const RunResult& other, cons
                            at_grad.g2[static_cast<size_t>(l)]));
     }
   }
-  BatchScores s;
-  s.q = torch::stack(q, 1);
-  if (qk) {
-    s.k = torch::stack(k, 1);
-    s.score = s.q + split_kv(s.k, d.rep);
-  } else {
-    s.score = s.q;
-  }
-  return s;
+  return combine_terms(torch::stack(q, 1), qk ? torch::stack(k, 1) : at::Tensor(), d, qk);
 }
 
-HeadScores finish_scores(const std::vector<BatchScores>& parts, bool qk) {
+HeadScores finish_scores(const std::vector<BatchTerms>& parts, bool qk) {
+  const BatchTerms all = concat_terms(parts, qk);
   HeadScores h;
-  std::vector<at::Tensor> score, q, k;
-  for (const auto& p : parts) {
-    score.push_back(p.score);
-    q.push_back(p.q);
-    if (qk) k.push_back(p.k);
-  }
-  h.per_sample = torch::cat(score, 0);
-  h.score = h.per_sample.mean(0);
+  h.per_sample = all.total;
+  h.score = all.total.mean(0);
   if (qk) {
-    h.q_term = torch::cat(q, 0).mean(0);
-    h.k_term = torch::cat(k, 0).mean(0);
+    h.q_term = all.q.mean(0);
+    h.k_term = all.k.mean(0);
   }
   return h;
 }
@@ -219,13 +240,8 @@ HookFn replace_head(const at::Tensor& source, int64_t head) {
 
 // Patched runs of every head for one batch: effects (patched - base objective), [B, L+1, H]
 // for q or z and [B, L+1, Hkv] for k.
-struct BatchEffects {
-  at::Tensor effect, q, k;
-};
-
-BatchEffects patch_all_heads(const VisionLanguageModel& model, const PreparedBatch& batch, const RunSpec& base_spec,
-                             const RunResult& base, const RunResult& source, const Dims& d, bool qk,
-                             Progress& progress) {
+BatchTerms patch_all_heads(const VisionLanguageModel& model, const PreparedBatch& batch, const RunSpec& base_spec,
+                           const RunResult& base, const RunResult& source, const Dims& d, bool qk, Progress& progress) {
   const int64_t B = batch.batch();
   auto q = torch::zeros({B, d.L + 1, d.H}, torch::kFloat64);
   auto k = torch::zeros({B, d.L + 1, d.Hkv}, torch::kFloat64);
@@ -248,29 +264,62 @@ BatchEffects patch_all_heads(const VisionLanguageModel& model, const PreparedBat
       for (int64_t g = 0; g < d.Hkv; ++g) k.select(1, l).select(1, g).copy_(run_patched(k_hook, source.a2[li], g));
     }
   }
-  BatchEffects e;
-  e.q = q;
-  if (qk) {
-    e.k = k;
-    e.effect = q + split_kv(k, d.rep);
-  } else {
-    e.effect = q;
-  }
-  return e;
+  return combine_terms(q, k, d, qk);
 }
 
-PatchEffects finish_effects(const std::vector<BatchEffects>& parts, bool qk) {
-  PatchEffects p;
-  std::vector<at::Tensor> effect, q, k;
-  for (const auto& e : parts) {
-    effect.push_back(e.effect);
-    q.push_back(e.q);
-    if (qk) k.push_back(e.k);
+// The clean run and the corrupt run (image embeddings moved toward the mean) that both
+// attribution and exact patching compare; Options is AttributionOptions or
+// ExactPatchingOptions.
+struct RunPair {
+  RunSpec clean, corrupt;
+};
+
+template <typename Options>
+RunPair clean_and_corrupt_runs(const FeatureTarget& target, const Options& options, const MeanImageEmbedding& mean) {
+  RunPair p;
+  p.clean.target = &target;
+  p.clean.objective = options.objective;
+  p.clean.activation = options.activation;
+  p.corrupt = p.clean;
+  p.corrupt.embed_edits = {mean_embedding_edit(mean, options.corruption_strength)};
+  return p;
+}
+
+// Runs both specs on every batch (cancellation checked before each batch), hands the two
+// results to each(batch, clean, corrupt), and records the sample count and the per-sample
+// objectives of both runs in `out` (HeadAttribution or ExactPatching).
+template <typename Result, typename Each>
+void run_both(const VisionLanguageModel& model, const std::vector<PreparedBatch>& batches, const RunPair& runs,
+              Progress& progress, Result& out, Each&& each) {
+  std::vector<at::Tensor> obj_clean, obj_corrupt;
+  for (const auto& batch : batches) {
+    progress.check_cancel();
+    const auto c = run_once(model, batch, runs.clean);
+    const auto r = run_once(model, batch, runs.corrupt);
+    each(batch, c, r);
+    obj_clean.push_back(c.objective);
+    obj_corrupt.push_back(r.objective);
+    out.samples += batch.batch();
   }
-  p.effect = torch::cat(effect, 0).mean(0);
+  out.objective_clean = torch::cat(obj_clean, 0);
+  out.objective_corrupt = torch::cat(obj_corrupt, 0);
+}
+
+// One method's agreement with the exact map it estimates: {Spearman, max |score - exact|}.
+std::pair<double, double> agreement(const at::Tensor& score, const at::Tensor& exact, const char* method) {
+  check(score.sizes() == exact.sizes(),
+        "compare with exact patching: method {} map {} and exact map {} differ in shape", method,
+        c10::str(score.sizes()), c10::str(exact.sizes()));
+  return {spearman(score, exact), (score - exact).abs().max().item<double>()};
+}
+
+PatchEffects finish_effects(const std::vector<BatchTerms>& parts, bool qk) {
+  const BatchTerms all = concat_terms(parts, qk);
+  PatchEffects p;
+  p.effect = all.total.mean(0);
   if (qk) {
-    p.q = torch::cat(q, 0).mean(0);
-    p.k = torch::cat(k, 0).mean(0);
+    p.q = all.q.mean(0);
+    p.k = all.k.mean(0);
   }
   return p;
 }
@@ -314,37 +363,24 @@ HeadAttribution attribute_heads(const VisionLanguageModel& model, const FeatureT
   check_batches(model, batches, mean, "attribution patching");
   const bool qk = options.activation == HeadActivation::kQueryKey;
   progress.begin("attribution patching", static_cast<int64_t>(batches.size()));
-  RunSpec clean;
-  clean.target = &target;
-  clean.objective = options.objective;
-  clean.activation = options.activation;
-  clean.with_grad = options.method_a;
-  RunSpec corrupt = clean;
-  corrupt.with_grad = options.method_b;
-  corrupt.embed_edits = {mean_embedding_edit(mean, options.corruption_strength)};
+  RunPair runs = clean_and_corrupt_runs(target, options, mean);
+  runs.clean.with_grad = options.method_a;
+  runs.corrupt.with_grad = options.method_b;
 
   HeadAttribution out;
   out.target = target;
   out.options = options;
-  std::vector<BatchScores> part_a, part_b;
-  std::vector<at::Tensor> obj_clean, obj_corrupt;
-  for (const auto& batch : batches) {
-    progress.check_cancel();
-    const auto c = run_once(model, batch, clean);
-    const auto r = run_once(model, batch, corrupt);
+  std::vector<BatchTerms> part_a, part_b;
+  auto score = [&](const PreparedBatch&, const RunResult& c, const RunResult& r) {
     out.forward_passes += 2;
     out.backward_passes += (options.method_a ? 1 : 0) + (options.method_b ? 1 : 0);
     if (options.method_a) part_a.push_back(method_scores(c, r, d, qk));
     if (options.method_b) part_b.push_back(method_scores(r, c, d, qk));
-    obj_clean.push_back(c.objective);
-    obj_corrupt.push_back(r.objective);
-    out.samples += batch.batch();
     progress.tick();
-  }
+  };
+  run_both(model, batches, runs, progress, out, score);
   if (options.method_a) out.method_a = finish_scores(part_a, qk);
   if (options.method_b) out.method_b = finish_scores(part_b, qk);
-  out.objective_clean = torch::cat(obj_clean, 0);
-  out.objective_corrupt = torch::cat(obj_corrupt, 0);
   return out;
 }
 
@@ -354,35 +390,22 @@ ExactPatching exact_patch_heads(const VisionLanguageModel& model, const FeatureT
   const Dims d = check_target(model, target, "exact patching");
   check_batches(model, batches, mean, "exact patching");
   const bool qk = options.activation == HeadActivation::kQueryKey;
-  const int64_t runs = (d.L + 1) * (d.H + (qk ? d.Hkv : 0)) * (options.denoising ? 2 : 1);
-  progress.begin("exact patching", static_cast<int64_t>(batches.size()) * runs);
-  RunSpec clean;
-  clean.target = &target;
-  clean.objective = options.objective;
-  clean.activation = options.activation;
-  RunSpec corrupt = clean;
-  corrupt.embed_edits = {mean_embedding_edit(mean, options.corruption_strength)};
+  const int64_t runs_per_batch = (d.L + 1) * (d.H + (qk ? d.Hkv : 0)) * (options.denoising ? 2 : 1);
+  progress.begin("exact patching", static_cast<int64_t>(batches.size()) * runs_per_batch);
+  const RunPair runs = clean_and_corrupt_runs(target, options, mean);
 
   ExactPatching out;
   out.target = target;
   out.options = options;
-  std::vector<BatchEffects> noising, denoising;
-  std::vector<at::Tensor> obj_clean, obj_corrupt;
-  for (const auto& batch : batches) {
-    progress.check_cancel();
-    const auto c = run_once(model, batch, clean);
-    const auto r = run_once(model, batch, corrupt);
-    noising.push_back(patch_all_heads(model, batch, clean, c, r, d, qk, progress));
-    if (options.denoising) denoising.push_back(patch_all_heads(model, batch, corrupt, r, c, d, qk, progress));
-    out.forward_passes += 2 + runs;
-    obj_clean.push_back(c.objective);
-    obj_corrupt.push_back(r.objective);
-    out.samples += batch.batch();
-  }
+  std::vector<BatchTerms> noising, denoising;
+  auto patch = [&](const PreparedBatch& batch, const RunResult& c, const RunResult& r) {
+    noising.push_back(patch_all_heads(model, batch, runs.clean, c, r, d, qk, progress));
+    if (options.denoising) denoising.push_back(patch_all_heads(model, batch, runs.corrupt, r, c, d, qk, progress));
+    out.forward_passes += 2 + runs_per_batch;
+  };
+  run_both(model, batches, runs, progress, out, patch);
   out.noising = finish_effects(noising, qk);
   if (options.denoising) out.denoising = finish_effects(denoising, qk);
-  out.objective_clean = torch::cat(obj_clean, 0);
-  out.objective_corrupt = torch::cat(obj_corrupt, 0);
   return out;
 }
 
@@ -391,20 +414,11 @@ PatchingAgreement compare_with_exact(const HeadAttribution& attribution, const E
   const double nan = std::numeric_limits<double>::quiet_NaN();
   PatchingAgreement out{nan, nan, nan, nan};
   const auto& noise = exact.noising.effect;
-  if (attribution.method_a.defined()) {
-    check(attribution.method_a.score.sizes() == noise.sizes(),
-          "compare with exact patching: method A map {} and exact map {} differ in shape",
-          c10::str(attribution.method_a.score.sizes()), c10::str(noise.sizes()));
-    out.spearman_a = spearman(attribution.method_a.score, noise);
-    out.max_abs_error_a = (attribution.method_a.score - noise).abs().max().item<double>();
-  }
+  if (attribution.method_a.defined())
+    std::tie(out.spearman_a, out.max_abs_error_a) = agreement(attribution.method_a.score, noise, "A");
   if (attribution.method_b.defined()) {
     const auto reference = exact.denoising.defined() ? exact.denoising.effect : -noise;
-    check(attribution.method_b.score.sizes() == reference.sizes(),
-          "compare with exact patching: method B map {} and exact map {} differ in shape",
-          c10::str(attribution.method_b.score.sizes()), c10::str(reference.sizes()));
-    out.spearman_b = spearman(attribution.method_b.score, reference);
-    out.max_abs_error_b = (attribution.method_b.score - reference).abs().max().item<double>();
+    std::tie(out.spearman_b, out.max_abs_error_b) = agreement(attribution.method_b.score, reference, "B");
   }
   return out;
 }

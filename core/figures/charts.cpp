@@ -93,6 +93,20 @@ ScatterResult draw_scatter(Canvas& canvas, Rect outer, const ScatterChart& chart
   auto inside = [&](double px, double py) {
     return px >= a.x - 0.5 && px < a.x + a.w - 0.5 && py >= a.y - 0.5 && py < a.y + a.h - 0.5;
   };
+  // Calls draw(i, px, py) for every point whose position falls in the area (counted as
+  // drawn); a point with a non-finite pixel position (e.g. <= 0 on a log axis) is skipped.
+  auto for_each_drawn = [&](auto&& draw) {
+    for (size_t i = 0; i < n; ++i) {
+      const double px = plot.px(chart.x[i]), py = plot.py(chart.y[i]);
+      if (!std::isfinite(px) || !std::isfinite(py)) {
+        ++result.skipped;
+        continue;
+      }
+      if (!inside(px, py)) continue;
+      draw(i, px, py);
+      ++result.drawn;
+    }
+  };
 
   if (n > chart.density_threshold) {
     result.density = true;
@@ -101,20 +115,13 @@ ScatterResult draw_scatter(Canvas& canvas, Rect outer, const ScatterChart& chart
     const int cols = (a.w + cell - 1) / cell, rows = (a.h + cell - 1) / cell;
     std::vector<uint32_t> counts(static_cast<size_t>(cols) * rows, 0);
     std::vector<Rgb> cell_color(counts.size());
-    for (size_t i = 0; i < n; ++i) {
-      const double px = plot.px(chart.x[i]), py = plot.py(chart.y[i]);
-      if (!std::isfinite(px) || !std::isfinite(py)) {
-        ++result.skipped;
-        continue;
-      }
-      if (!inside(px, py)) continue;
+    for_each_drawn([&](size_t i, double px, double py) {
       const int cx = std::min(cols - 1, static_cast<int>((px - a.x + 0.5) / cell));
       const int cy = std::min(rows - 1, static_cast<int>((py - a.y + 0.5) / cell));
       const size_t k = static_cast<size_t>(cy) * cols + cx;
       ++counts[k];
       cell_color[k] = color_of(i);
-      ++result.drawn;
-    }
+    });
     const uint32_t most = counts.empty() ? 0 : *std::max_element(counts.begin(), counts.end());
     const double log_most = std::log1p(static_cast<double>(most));
     for (int cy = 0; cy < rows; ++cy)
@@ -126,16 +133,9 @@ ScatterResult draw_scatter(Canvas& canvas, Rect outer, const ScatterChart& chart
                          mix(colors::kWhite, cell_color[k], 0.35 + 0.65 * t));
       }
   } else {
-    for (size_t i = 0; i < n; ++i) {
-      const double px = plot.px(chart.x[i]), py = plot.py(chart.y[i]);
-      if (!std::isfinite(px) || !std::isfinite(py)) {
-        ++result.skipped;
-        continue;
-      }
-      if (!inside(px, py)) continue;
+    for_each_drawn([&](size_t i, double px, double py) {
       canvas.draw_marker(px, py, Marker::kCircle, chart.radius, color_of(i), chart.alpha);
-      ++result.drawn;
-    }
+    });
   }
 
   const double s = chart.text_scale;

@@ -27,6 +27,22 @@ nlohmann::json parse_json_column(const Store::Impl& impl, const std::string& tab
 
 // The store's directory, absolute and normalised: tensor paths inside it are kept relative.
 fs::path store_dir(const Store::Impl& impl) { return fs::absolute(fs::path(impl.path)).lexically_normal().parent_path(); }
+
+// Runs the INSERT `sql` once per row of `rows` in one transaction, `bind(stmt, row)`
+// filling its parameters: the bulk writers below differ only in their SQL and binds.
+template <typename Row, typename Bind>
+void write_rows(Store::Impl& impl, const char* table, int64_t run_id, const char* sql, const std::vector<Row>& rows,
+                Bind&& bind) {
+  impl.require_writable(fmt::format("write table '{}'", table));
+  Tx tx(impl);
+  Stmt s(impl, sql, fmt::format("table '{}': writing run {}", table, run_id));
+  for (const Row& row : rows) {
+    bind(s, row);
+    s.run();
+    s.reset();
+  }
+  tx.commit();
+}
 }  // namespace
 
 const char* table_name(StoreTable table) {
@@ -59,20 +75,14 @@ void Store::clear(int64_t run_id, StoreTable table) {
 // ---------------------------------------------------------------------------------------
 
 void Store::put_curve_points(int64_t run_id, const std::vector<CurvePoint>& points) {
-  impl_->require_writable("write table 'curves'");
-  Tx tx(*impl_);
-  Stmt s(*impl_,
-         "INSERT INTO curves (run_id, name, layer, regime, key, step, tokens, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-         "ON CONFLICT (run_id, name, layer, regime, key, step) DO UPDATE SET tokens = excluded.tokens, "
-         "value = excluded.value",
-         fmt::format("table 'curves': writing run {}", run_id));
-  for (const CurvePoint& p : points) {
+  const char* sql =
+      "INSERT INTO curves (run_id, name, layer, regime, key, step, tokens, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (run_id, name, layer, regime, key, step) DO UPDATE SET tokens = excluded.tokens, "
+      "value = excluded.value";
+  write_rows(*impl_, "curves", run_id, sql, points, [&](Stmt& s, const CurvePoint& p) {
     s.bind(1, run_id).bind(2, p.name).bind(3, p.layer).bind(4, p.regime).bind(5, p.key).bind(6, p.step);
     s.bind(7, p.tokens).bind(8, p.value);
-    s.run();
-    s.reset();
-  }
-  tx.commit();
+  });
 }
 
 std::vector<CurvePoint> Store::curve_points(int64_t run_id, const CurveQuery& q) {
@@ -110,21 +120,15 @@ std::vector<CurvePoint> Store::curve_points(int64_t run_id, const CurveQuery& q)
 // ---------------------------------------------------------------------------------------
 
 void Store::put_top_activations(int64_t run_id, const std::vector<TopActivation>& rows) {
-  impl_->require_writable("write table 'samples'");
-  Tx tx(*impl_);
-  Stmt s(*impl_,
-         "INSERT INTO samples (run_id, layer, feature, rank, sample_id, dataset, max_activation, token_acts, "
-         "patch_acts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, layer, feature, rank) DO UPDATE SET "
-         "sample_id = excluded.sample_id, dataset = excluded.dataset, max_activation = excluded.max_activation, "
-         "token_acts = excluded.token_acts, patch_acts = excluded.patch_acts",
-         fmt::format("table 'samples': writing run {}", run_id));
-  for (const TopActivation& a : rows) {
+  const char* sql =
+      "INSERT INTO samples (run_id, layer, feature, rank, sample_id, dataset, max_activation, token_acts, "
+      "patch_acts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, layer, feature, rank) DO UPDATE SET "
+      "sample_id = excluded.sample_id, dataset = excluded.dataset, max_activation = excluded.max_activation, "
+      "token_acts = excluded.token_acts, patch_acts = excluded.patch_acts";
+  write_rows(*impl_, "samples", run_id, sql, rows, [&](Stmt& s, const TopActivation& a) {
     s.bind(1, run_id).bind(2, a.layer).bind(3, a.feature).bind(4, a.rank).bind(5, a.sample_id).bind(6, a.dataset);
     s.bind(7, a.max_activation).bind_floats(8, a.token_acts).bind_floats(9, a.patch_acts);
-    s.run();
-    s.reset();
-  }
-  tx.commit();
+  });
 }
 
 std::vector<TopActivation> Store::top_activations(int64_t run_id, int32_t layer, int32_t feature, bool with_acts) {
@@ -172,19 +176,13 @@ std::vector<FeatureRef> Store::features_with_sample(int64_t run_id, const std::s
 // ---------------------------------------------------------------------------------------
 
 void Store::put_head_scores(int64_t run_id, const std::vector<HeadScore>& scores) {
-  impl_->require_writable("write table 'heads'");
-  Tx tx(*impl_);
-  Stmt s(*impl_,
-         "INSERT INTO heads (run_id, layer, feature, method, head_layer, head, score) VALUES (?, ?, ?, ?, ?, ?, ?) "
-         "ON CONFLICT (run_id, layer, feature, method, head_layer, head) DO UPDATE SET score = excluded.score",
-         fmt::format("table 'heads': writing run {}", run_id));
-  for (const HeadScore& h : scores) {
+  const char* sql =
+      "INSERT INTO heads (run_id, layer, feature, method, head_layer, head, score) VALUES (?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (run_id, layer, feature, method, head_layer, head) DO UPDATE SET score = excluded.score";
+  write_rows(*impl_, "heads", run_id, sql, scores, [&](Stmt& s, const HeadScore& h) {
     s.bind(1, run_id).bind(2, h.layer).bind(3, h.feature).bind(4, h.method).bind(5, h.head_layer).bind(6, h.head);
     s.bind(7, h.score);
-    s.run();
-    s.reset();
-  }
-  tx.commit();
+  });
 }
 
 std::vector<HeadScore> Store::head_scores(int64_t run_id, int32_t layer, int32_t feature, const std::string& method) {
@@ -201,19 +199,13 @@ std::vector<HeadScore> Store::head_scores(int64_t run_id, int32_t layer, int32_t
 }
 
 void Store::put_patching(int64_t run_id, const std::vector<PatchingRow>& rows) {
-  impl_->require_writable("write table 'patching'");
-  Tx tx(*impl_);
-  Stmt s(*impl_,
-         "INSERT INTO patching (run_id, layer, feature, spearman_a, spearman_b) VALUES (?, ?, ?, ?, ?) "
-         "ON CONFLICT (run_id, layer, feature) DO UPDATE SET spearman_a = excluded.spearman_a, "
-         "spearman_b = excluded.spearman_b",
-         fmt::format("table 'patching': writing run {}", run_id));
-  for (const PatchingRow& p : rows) {
+  const char* sql =
+      "INSERT INTO patching (run_id, layer, feature, spearman_a, spearman_b) VALUES (?, ?, ?, ?, ?) "
+      "ON CONFLICT (run_id, layer, feature) DO UPDATE SET spearman_a = excluded.spearman_a, "
+      "spearman_b = excluded.spearman_b";
+  write_rows(*impl_, "patching", run_id, sql, rows, [&](Stmt& s, const PatchingRow& p) {
     s.bind(1, run_id).bind(2, p.layer).bind(3, p.feature).bind(4, p.spearman_a).bind(5, p.spearman_b);
-    s.run();
-    s.reset();
-  }
-  tx.commit();
+  });
 }
 
 std::vector<PatchingRow> Store::patching(int64_t run_id) {
@@ -228,26 +220,20 @@ std::vector<PatchingRow> Store::patching(int64_t run_id) {
 }
 
 void Store::put_ablations(int64_t run_id, const std::vector<AblationRow>& rows) {
-  impl_->require_writable("write table 'ablation'");
-  Tx tx(*impl_);
-  Stmt s(*impl_,
-         "INSERT INTO ablation (run_id, layer, feature, d_vsr_acc, d_vsr_prob, d_vqa_acc, d_ctrl, vsr_or, n_samples, "
-         "relations, seed_spread_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, layer, feature) "
-         "DO UPDATE SET d_vsr_acc = excluded.d_vsr_acc, d_vsr_prob = excluded.d_vsr_prob, "
-         "d_vqa_acc = excluded.d_vqa_acc, d_ctrl = excluded.d_ctrl, vsr_or = excluded.vsr_or, "
-         "n_samples = excluded.n_samples, relations = excluded.relations, seed_spread_json = excluded.seed_spread_json",
-         fmt::format("table 'ablation': writing run {}", run_id));
-  for (const AblationRow& a : rows) {
+  const char* sql =
+      "INSERT INTO ablation (run_id, layer, feature, d_vsr_acc, d_vsr_prob, d_vqa_acc, d_ctrl, vsr_or, n_samples, "
+      "relations, seed_spread_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, layer, feature) "
+      "DO UPDATE SET d_vsr_acc = excluded.d_vsr_acc, d_vsr_prob = excluded.d_vsr_prob, "
+      "d_vqa_acc = excluded.d_vqa_acc, d_ctrl = excluded.d_ctrl, vsr_or = excluded.vsr_or, "
+      "n_samples = excluded.n_samples, relations = excluded.relations, seed_spread_json = excluded.seed_spread_json";
+  write_rows(*impl_, "ablation", run_id, sql, rows, [&](Stmt& s, const AblationRow& a) {
     if (!nlohmann::json::accept(a.seed_spread_json))
       fail("file '{}': table 'ablation': layer {} feature {}: field 'seed_spread_json' is not valid JSON",
            impl_->path, a.layer, a.feature);
     s.bind(1, run_id).bind(2, a.layer).bind(3, a.feature).bind(4, a.d_vsr_acc).bind(5, a.d_vsr_prob);
     s.bind(6, a.d_vqa_acc).bind(7, a.d_ctrl).bind(8, a.vsr_or).bind(9, a.n_samples);
     s.bind(10, nlohmann::json(a.relations).dump()).bind(11, a.seed_spread_json);
-    s.run();
-    s.reset();
-  }
-  tx.commit();
+  });
 }
 
 std::vector<AblationRow> Store::ablations(int64_t run_id) {

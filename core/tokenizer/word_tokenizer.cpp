@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/word_split.h"
 
 namespace sightline {
 
@@ -17,32 +18,19 @@ namespace {
 
 using json = nlohmann::json;
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-
-bool is_punct(char c) {
-  switch (c) {
-    case '.': case ',': case '?': case ';': case ':': case '!': case '\'': case '"': case '(': case ')':
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Punctuation that attaches to the previous token when decoding.
 bool attaches_left(const std::string& token) {
   return token.size() == 1 && (token[0] == '.' || token[0] == ',' || token[0] == '?' || token[0] == ';' ||
                                token[0] == ':' || token[0] == '!');
 }
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // Why the splitter could never produce `word`, or "" when it could.
 std::string unproducible_reason(const std::string& word) {
   if (word.empty()) return "is empty";
   for (const char c : word) {
-    if (is_space(c)) return "contains whitespace";
+    if (is_split_space(c)) return "contains whitespace";
     if (c >= 'A' && c <= 'Z') return "contains an upper-case letter (text is lower-cased)";
-    if (is_punct(c) && word.size() != 1) return "mixes a punctuation character with other characters";
+    if (is_split_punct(c) && word.size() != 1) return "mixes a punctuation character with other characters";
   }
   return "";
 }
@@ -72,26 +60,7 @@ WordTokenizer::WordTokenizer(const std::vector<std::string>& words) {
   }
 }
 
-std::vector<std::string> WordTokenizer::split(const std::string& text) {
-  std::vector<std::string> out;
-  std::string word;
-  const auto flush = [&] {
-    if (!word.empty()) out.push_back(std::move(word));
-    word.clear();
-  };
-  for (const char c : text) {
-    if (is_space(c)) {
-      flush();
-    } else if (is_punct(c)) {
-      flush();
-      out.emplace_back(1, c);
-    } else {
-      word.push_back(ascii_lower(c));
-    }
-  }
-  flush();
-  return out;
-}
+std::vector<std::string> WordTokenizer::split(const std::string& text) { return split_text_words(text); }
 
 WordTokenizer WordTokenizer::build(const std::vector<std::string>& corpus, int min_count) {
   std::map<std::string, int64_t> counts;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/common/word_split.h"
 #include "core/world/questions.h"
 #include "core/world/relations.h"
 
@@ -10,18 +11,7 @@ namespace sightline {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-
-bool is_punct(char c) {
-  switch (c) {
-    case '.': case ',': case '?': case ';': case ':': case '!': case '\'': case '"': case '(': case ')':
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::string lower(char c) { return std::string(1, c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c); }
+std::string lower(char c) { return std::string(1, ascii_lower(c)); }
 
 }  // namespace
 
@@ -52,26 +42,7 @@ std::string statement_prompt(const std::string& caption) { return "statement : "
 
 std::string question_prompt(const std::string& question) { return "question : " + question + " answer :"; }
 
-std::vector<std::string> split_words(const std::string& text) {
-  std::vector<std::string> out;
-  std::string word;
-  const auto flush = [&] {
-    if (!word.empty()) out.push_back(word);
-    word.clear();
-  };
-  for (const char c : text) {
-    if (is_space(c)) {
-      flush();
-    } else if (is_punct(c)) {
-      flush();
-      out.emplace_back(1, c);
-    } else {
-      word.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-    }
-  }
-  flush();
-  return out;
-}
+std::vector<std::string> split_words(const std::string& text) { return split_text_words(text); }
 
 std::vector<std::string> world_neutral_prompts() {
   return {"Describe the positions of objects in the image.",

@@ -27,7 +27,7 @@ std::string describe_scene(const Scene& scene, const WorldOptions& options);
 std::string statement_prompt(const std::string& caption);
 std::string question_prompt(const std::string& question);
 
-// The word splitter of the world's text, identical to WordTokenizer::split: ASCII
+// The word splitter of the world's text (split_text_words, as WordTokenizer::split): ASCII
 // lower-cased words split on whitespace, with each of . , ? ; : ! ' " ( ) a token of its own.
 std::vector<std::string> split_words(const std::string& text);
 

@@ -6,22 +6,18 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "core/attribution/attribution.h"
 #include "core/attribution/corruption.h"
 #include "core/common/runtime.h"
 #include "core/model/model.h"
 #include "core/sae/sae.h"
+#include "tests/bench/bench_models.h"
+#include "tests/bench/bench_util.h"
 
 using namespace sightline;
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // [BOS, P image tokens, text] with random embeddings (the image block stands in for a
 // projected image; attribution only needs the token types).
@@ -45,7 +41,7 @@ double best_of(int reps, F&& f) {
   for (int i = 0; i < reps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
-    best = std::min(best, seconds_since(t0));
+    best = std::min(best, bench::seconds_since(t0));
   }
   return best;
 }
@@ -53,23 +49,10 @@ double best_of(int reps, F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0;
-  int64_t samples = 8;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--samples") == 0) samples = std::atoll(argv[i + 1]);
-  }
-  init_runtime(threads);
-  ModelConfig config;
-  config.source = "bench";
-  auto& t = config.text;
-  t.vocab_size = 512;
-  t.hidden_size = 256;
-  t.intermediate_size = 768;
-  t.num_hidden_layers = 4;
-  t.num_attention_heads = 8;
-  t.num_key_value_heads = 4;
-  t.head_dim = 32;
+  const int64_t samples = bench::flag<int64_t>(argc, argv, "--samples", 8);
+  init_runtime(bench::threads_flag(argc, argv));
+  const ModelConfig config = bench::toy_llama_config();
+  const auto& t = config.text;
   torch::manual_seed(0);
   VisionLanguageModel model(config);
   const int64_t P = 64, text = 31, B = 4;

@@ -5,36 +5,18 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "core/common/runtime.h"
 #include "core/model/model.h"
+#include "tests/bench/bench_models.h"
+#include "tests/bench/bench_util.h"
 
 using namespace sightline;
 
-namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-}  // namespace
-
 int main(int argc, char** argv) {
-  int threads = 0;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
-  }
-  init_runtime(threads);
-  ModelConfig config;
-  config.source = "bench";
-  auto& t = config.text;
-  t.vocab_size = 512;
-  t.hidden_size = 256;
-  t.intermediate_size = 768;
-  t.num_hidden_layers = 4;
-  t.num_attention_heads = 8;
-  t.num_key_value_heads = 4;
-  t.head_dim = 32;
+  init_runtime(bench::threads_flag(argc, argv));
+  const ModelConfig config = bench::toy_llama_config();
+  const auto& t = config.text;
   torch::manual_seed(0);
   VisionLanguageModel model(config);
   const int64_t B = 8, T = 128;
@@ -50,7 +32,7 @@ int main(int argc, char** argv) {
   const int reps = 10;
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < reps; ++i) model.forward(prepared, request);
-  const double forward_s = seconds_since(t0) / reps;
+  const double forward_s = bench::seconds_since(t0) / reps;
   const double tokens = static_cast<double>(B * T);
 
   // FLOPs of the forward: 2 * tokens * (matmul parameters) + attention scores and values.
@@ -68,7 +50,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < reps; ++r) {
     for (int i = 0; i < mm_calls; ++i) at::mm(a, w);
   }
-  const double mm_s = seconds_since(t0) / reps;
+  const double mm_s = bench::seconds_since(t0) / reps;
   std::printf("bench_forward: d_model %lld, %lld layers, batch %lld x %lld tokens, %d threads\n",
               static_cast<long long>(t.hidden_size), static_cast<long long>(t.num_hidden_layers),
               static_cast<long long>(B), static_cast<long long>(T), at::get_num_threads());

@@ -10,8 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <thread>
 
@@ -26,6 +24,8 @@
 #include "core/train/world_recipe.h"
 #include "core/world/corpus.h"
 #include "core/world/datasets.h"
+#include "tests/bench/bench_models.h"
+#include "tests/bench/bench_util.h"
 
 using namespace sightline;
 
@@ -56,42 +56,19 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0, reps = 20, batch = 16;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--reps") == 0) reps = std::max(1, std::atoi(argv[i + 1]));
-    if (std::strcmp(argv[i], "--batch") == 0) batch = std::max(1, std::atoi(argv[i + 1]));
-  }
-  init_runtime(threads);
+  const int reps = std::max(1, bench::flag(argc, argv, "--reps", 20));
+  const int batch = std::max(1, bench::flag(argc, argv, "--batch", 16));
+  init_runtime(bench::threads_flag(argc, argv));
   const WorldPreset preset = world_preset("default");
   const WordTokenizer tok(world_vocabulary(preset.data.world));
-  ModelConfig config;
-  config.source = "bench";
-  config.model_type = "llava_llama";
-  config.text = preset.lm;
-  config.text.vocab_size = tok.vocab_size();
-  config.text.bos_token_id = tok.bos_id();
-  config.text.eos_token_ids = {tok.eos_id()};
-  config.text.pad_token_id = WordTokenizer::kPadId;
-  config.mm.present = true;
-  config.mm.mm_hidden_size = preset.vision.hidden_size;
-  config.mm.vision_select_layer = preset.vision_select_layer;
-  config.mm.vision_select_feature = "patch";
-  config.mm.vision = preset.vision;
+  const ModelConfig config =
+      bench::world_vlm_config(preset, tok.vocab_size(), tok.bos_id(), tok.eos_id(), WordTokenizer::kPadId);
   torch::manual_seed(0);
   VisionLanguageModel model(config);
 
-  std::vector<std::unique_ptr<Sae>> saes;
+  const auto saes = bench::world_saes(preset, model.num_layers());
   InterventionResources resources;
-  for (int l = 0; l < model.num_layers(); ++l) {
-    SaeConfig c;
-    c.d_model = preset.lm.hidden_size;
-    c.d_sae = preset.sae.expansion * preset.lm.hidden_size;
-    c.k = preset.sae.k;
-    c.hook_point = hook_name({HookSite::kResidPost, l});
-    saes.push_back(std::make_unique<Sae>(c));
-    resources.saes[l] = saes.back().get();
-  }
+  for (int l = 0; l < model.num_layers(); ++l) resources.saes[l] = saes[static_cast<size_t>(l)].get();
 
   // 500 yes/no items of the test split: VSR statements and VQA yes/no questions.
   std::vector<Scene> scenes;

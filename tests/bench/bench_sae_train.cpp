@@ -7,24 +7,19 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "core/common/runtime.h"
 #include "core/sae/sae.h"
 #include "core/sae/trainer.h"
+#include "tests/bench/bench_util.h"
 
 using namespace sightline;
 
 int main(int argc, char** argv) {
-  int threads = 0;
-  int64_t d = 512, f = 4096, batch = 2048, steps = 20;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--d")) d = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--f")) f = std::atoll(argv[i + 1]);
-  }
-  init_runtime(threads);
+  const int64_t d = bench::flag<int64_t>(argc, argv, "--d", 512);
+  const int64_t f = bench::flag<int64_t>(argc, argv, "--f", 4096);
+  const int64_t batch = 2048, steps = 20;
+  init_runtime(bench::threads_flag(argc, argv));
   torch::manual_seed(0);
   SaeConfig cfg;
   cfg.variant = SaeVariant::TopK;
@@ -48,7 +43,7 @@ int main(int argc, char** argv) {
   };
   const auto t0 = std::chrono::steady_clock::now();
   const auto stats = train_sae(sae, next, o);
-  const double sae_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double sae_s = bench::seconds_since(t0);
 
   auto a = torch::randn({batch, d}), w = torch::randn({d, f});
   at::mm(a, w);
@@ -56,7 +51,7 @@ int main(int argc, char** argv) {
   for (int64_t s = 0; s < stats.steps; ++s) {
     for (int i = 0; i < 6; ++i) at::mm(a, w);
   }
-  const double mm_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  const double mm_s = bench::seconds_since(t1);
   const double flops = 12.0 * static_cast<double>(batch) * d * f * static_cast<double>(stats.steps);
   std::printf("bench_sae_train: TopK d_model %lld, d_sae %lld, batch %lld, %lld steps, %d threads\n",
               static_cast<long long>(d), static_cast<long long>(f), static_cast<long long>(batch),

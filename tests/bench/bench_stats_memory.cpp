@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <fstream>
 #include <memory>
@@ -30,6 +29,8 @@
 #include "core/model/model.h"
 #include "core/sae/sae.h"
 #include "core/train/world_recipe.h"
+#include "tests/bench/bench_models.h"
+#include "tests/bench/bench_util.h"
 
 using namespace sightline;
 
@@ -97,32 +98,12 @@ struct StatsBenchSample {
 StatsBenchSample run_stats_pass(int threads, int64_t prompts, int64_t batch) {
   init_runtime(threads);
   const WorldPreset preset = world_preset("default");
-  ModelConfig config;
-  config.source = "bench";
-  config.model_type = "llava_llama";
-  config.text = preset.lm;
-  config.text.vocab_size = 160;
-  config.text.bos_token_id = 1;
-  config.text.eos_token_ids = {2};
-  config.text.pad_token_id = 0;
-  config.mm.present = true;
-  config.mm.mm_hidden_size = preset.vision.hidden_size;
-  config.mm.vision_select_layer = preset.vision_select_layer;
-  config.mm.vision_select_feature = "patch";
-  config.mm.vision = preset.vision;
+  const ModelConfig config = bench::world_vlm_config(preset, 160, 1, 2, 0);
   torch::manual_seed(0);
   VisionLanguageModel model(config);
-  std::vector<std::unique_ptr<Sae>> saes;
+  const auto saes = bench::world_saes(preset, model.num_layers());
   std::vector<LayerSae> layers;
-  for (int l = 0; l < model.num_layers(); ++l) {
-    SaeConfig c;
-    c.d_model = preset.lm.hidden_size;
-    c.d_sae = preset.sae.expansion * preset.lm.hidden_size;
-    c.k = preset.sae.k;
-    c.hook_point = residual_hook(l);
-    saes.push_back(std::make_unique<Sae>(c));
-    layers.push_back({l, saes.back().get()});
-  }
+  for (int l = 0; l < model.num_layers(); ++l) layers.push_back({l, saes[static_cast<size_t>(l)].get()});
   const OnDemandPromptDataset dataset(prompts, config.text.vocab_size, preset.vision.image_size);
   FeatureStatsOptions options;
   options.batch_size = batch;
@@ -132,7 +113,7 @@ StatsBenchSample run_stats_pass(int threads, int64_t prompts, int64_t batch) {
   s.rss_before_kb = stats_bench_status_kb("VmRSS");
   const auto t0 = std::chrono::steady_clock::now();
   const auto result = compute_feature_stats(model, layers, dataset, options);
-  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  s.seconds = bench::seconds_since(t0);
   s.hwm_after_kb = stats_bench_status_kb("VmHWM");
   s.items = result.items;
   s.positions = result.layers.front().text_positions + result.layers.front().image_positions;
@@ -184,13 +165,9 @@ StatsBenchSample measure_in_child(int threads, int64_t prompts, int64_t batch) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0;
-  int64_t prompts = 128, batch = 8;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--prompts")) prompts = std::atoll(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--batch")) batch = std::atoll(argv[i + 1]);
-  }
+  const int threads = bench::threads_flag(argc, argv);
+  const int64_t prompts = bench::flag<int64_t>(argc, argv, "--prompts", 128);
+  const int64_t batch = bench::flag<int64_t>(argc, argv, "--batch", 8);
   if (prompts <= 0 || batch <= 0) {
     std::fprintf(stderr, "bench_stats_memory: --prompts and --batch must be positive\n");
     return 1;

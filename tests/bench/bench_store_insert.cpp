@@ -12,21 +12,17 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/store/store.h"
+#include "tests/bench/bench_util.h"
 
 using namespace sightline;
 
 namespace {
-
-double store_bench_seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Deterministic per-feature values, distinct per (layer, feature, salt), so the read-back
 // can recompute what must be stored.
@@ -40,12 +36,9 @@ int64_t store_bench_file_bytes(const std::string& path) {
 }
 
 int run_store_bench(int argc, char** argv) {
-  int32_t layers = 32, features = 32768;
-  for (int i = 1; i + 1 < argc; ++i) {
-    // --threads is accepted (scripts/bench passes it to every bench); SQLite writes on one thread.
-    if (!std::strcmp(argv[i], "--layers")) layers = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--features")) features = std::atoi(argv[i + 1]);
-  }
+  // --threads is accepted (scripts/bench passes it to every bench); SQLite writes on one thread.
+  const int32_t layers = bench::flag<int32_t>(argc, argv, "--layers", 32);
+  const int32_t features = bench::flag<int32_t>(argc, argv, "--features", 32768);
   if (layers <= 0 || features <= 0) {
     std::fprintf(stderr, "bench_store_insert: --layers and --features must be positive\n");
     return 1;
@@ -79,7 +72,7 @@ int run_store_bench(int argc, char** argv) {
     }
     auto t0 = std::chrono::steady_clock::now();
     store.upsert_features(run_id, batch);
-    insert_s = store_bench_seconds_since(t0);
+    insert_s = bench::seconds_since(t0);
 
     // The same rows again with only p_base set: NaN columns keep the stored values.
     for (auto& r : batch) {
@@ -88,7 +81,7 @@ int run_store_bench(int argc, char** argv) {
     }
     t0 = std::chrono::steady_clock::now();
     store.upsert_features(run_id, batch);
-    merge_s = store_bench_seconds_since(t0);
+    merge_s = bench::seconds_since(t0);
     batch.clear();
     batch.shrink_to_fit();
 
@@ -99,11 +92,11 @@ int run_store_bench(int argc, char** argv) {
     }
     t0 = std::chrono::steady_clock::now();
     store.set_feature_metric(run_id, "delta_p", values);
-    column_s = store_bench_seconds_since(t0);
+    column_s = bench::seconds_since(t0);
     for (auto& v : values) v.value = store_bench_value(v.layer, v.feature, 5);
     t0 = std::chrono::steady_clock::now();
     store.set_feature_metric(run_id, "bench_extra", values);
-    extra_s = store_bench_seconds_since(t0);
+    extra_s = bench::seconds_since(t0);
 
     // Read-back: every row is there, and sampled rows hold every value written.
     const int64_t stored = store.count_features(run_id);

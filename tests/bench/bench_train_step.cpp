@@ -6,23 +6,17 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "core/common/runtime.h"
 #include "core/model/model.h"
 #include "core/train/schedule.h"
+#include "tests/bench/bench_util.h"
 
 using namespace sightline;
 
 int main(int argc, char** argv) {
-  int threads = 0, T = 216, B = 32;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--T")) T = std::atoi(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--B")) B = std::atoi(argv[i + 1]);
-  }
-  init_runtime(threads);
+  const int T = bench::flag(argc, argv, "--T", 216), B = bench::flag(argc, argv, "--B", 32);
+  init_runtime(bench::threads_flag(argc, argv));
   ModelConfig c;
   c.source = "bench";
   c.text.vocab_size = 146;
