@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <string>
+#include <tuple>
 
 #include "core/common/error.h"
 #include "tests/test_gui_store_util.h"
@@ -145,14 +147,75 @@ TEST(GuiStore, LoaderPublishesIntoTheSnapshotSlots) {
   tasks.join_all();
   ASSERT_EQ(snapshot->features.status().state, DataState::kReady) << snapshot->features.status().message;
   ASSERT_EQ(snapshot->curves.status().state, DataState::kReady) << snapshot->curves.status().message;
-  EXPECT_EQ(snapshot->heat_maps.status().state, DataState::kMissing);
   ASSERT_EQ(snapshot->results.status().state, DataState::kReady) << snapshot->results.status().message;
   EXPECT_EQ(snapshot->results.data()->features.size(), 13u);
+  // Fig. 13 for the run: each method's map is the mean over the features it scored.
+  ASSERT_EQ(snapshot->heat_maps.status().state, DataState::kReady) << snapshot->heat_maps.status().message;
+  const auto& maps = *snapshot->heat_maps.data();
+  ASSERT_FALSE(maps.empty());
+  const std::vector<std::string> methods = {"A", "B", "exact"};
+  size_t m = 0;
+  for (const std::string& method : methods) {
+    std::map<std::pair<int, int>, std::pair<double, int>> sum;
+    int scored = 0;
+    for (const auto& [ref, d] : snapshot->results.data()->features) {
+      auto it = d.heads.find(method);
+      if (it == d.heads.end() || it->second.empty()) continue;
+      ++scored;
+      for (const HeadScore& h : it->second) {
+        sum[{h.head_layer, h.head}].first += h.score;
+        ++sum[{h.head_layer, h.head}].second;
+      }
+    }
+    if (scored == 0) continue;
+    ASSERT_LT(m, maps.size()) << method;
+    const HeatMap& map = maps[m++];
+    EXPECT_NE(map.title.find("method " + method), std::string::npos) << map.title;
+    for (const auto& [cell, v] : sum) {
+      EXPECT_NEAR(map.values[static_cast<size_t>(cell.first) * map.cols + cell.second], v.first / v.second, 1e-5)
+          << method << " L" << cell.first << " H" << cell.second;
+    }
+  }
+  EXPECT_EQ(m, maps.size());
   expect_written_features(*snapshot->features.data(), path);
   expect_written_curves(*snapshot->curves.data());
   const auto views = tasks.tasks();
   ASSERT_EQ(views.size(), 1u);
   EXPECT_EQ(views[0].state, TaskState::kDone);
+}
+
+TEST(GuiStore, RunHeadMapsAverageEachMethodOverItsFeatures) {
+  RunResults results;
+  auto add = [&](int feature, const std::string& method, std::vector<std::tuple<int, int, double>> cells) {
+    FeatureDetail& d = results.features[FeatureRef{1, feature}];
+    for (const auto& [layer, head, score] : cells) {
+      HeadScore s;
+      s.layer = 1;
+      s.feature = feature;
+      s.method = method;
+      s.head_layer = layer;
+      s.head = head;
+      s.score = score;
+      d.heads[method].push_back(s);
+    }
+  };
+  add(5, "A", {{0, 0, 1.0}, {0, 1, -2.0}, {1, 1, 4.0}});
+  add(6, "A", {{0, 0, 3.0}, {1, 1, 0.0}});
+  add(6, "exact", {{1, 0, 0.5}});
+  results.features[FeatureRef{0, 9}];  // a feature with no head scores counts for no method
+  const auto maps = run_head_heat_maps(results);
+  ASSERT_EQ(maps.size(), 2u);  // A and exact; B has no scores
+  EXPECT_NE(maps[0].title.find("method A: mean over 2 features"), std::string::npos) << maps[0].title;
+  ASSERT_EQ(maps[0].rows, 2);
+  ASSERT_EQ(maps[0].cols, 2);
+  EXPECT_FLOAT_EQ(maps[0].values[0], 2.0f);   // (1 + 3) / 2
+  EXPECT_FLOAT_EQ(maps[0].values[1], -2.0f);  // one feature scored it
+  EXPECT_FLOAT_EQ(maps[0].values[2], 0.0f);   // unscored
+  EXPECT_FLOAT_EQ(maps[0].values[3], 2.0f);   // (4 + 0) / 2
+  EXPECT_TRUE(maps[0].diverging);
+  EXPECT_NE(maps[1].title.find("method exact: mean over 1 feature"), std::string::npos) << maps[1].title;
+  EXPECT_FLOAT_EQ(maps[1].values[static_cast<size_t>(1) * maps[1].cols + 0], 0.5f);
+  EXPECT_FALSE(maps[1].diverging);
 }
 
 TEST(GuiStore, ARunWithoutResultsLeavesTheSlotsMissingWithTheStageToRun) {

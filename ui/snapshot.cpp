@@ -1,7 +1,10 @@
 #include "ui/snapshot.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "core/common/error.h"
 
@@ -65,6 +68,38 @@ HeatMap head_heat_map(const std::vector<HeadScore>& scores, const std::string& t
     if (s.score < 0) map.diverging = true;
   }
   return map;
+}
+
+std::vector<HeatMap> run_head_heat_maps(const RunResults& results) {
+  std::vector<HeatMap> maps;
+  for (const char* method : {"A", "B", "exact"}) {
+    // Sum per (head_layer, head) and the number of features scored there.
+    std::map<std::pair<int32_t, int32_t>, std::pair<double, int>> cells;
+    int features = 0;
+    for (const auto& [ref, detail] : results.features) {
+      const auto it = detail.heads.find(method);
+      if (it == detail.heads.end() || it->second.empty()) continue;
+      ++features;
+      for (const HeadScore& s : it->second) {
+        auto& cell = cells[{s.head_layer, s.head}];
+        cell.first += s.score;
+        ++cell.second;
+      }
+    }
+    if (features == 0) continue;
+    std::vector<HeadScore> mean;
+    for (const auto& [key, cell] : cells) {
+      HeadScore s;
+      s.head_layer = key.first;
+      s.head = key.second;
+      s.method = method;
+      s.score = cell.first / cell.second;
+      mean.push_back(s);
+    }
+    maps.push_back(head_heat_map(mean, fmt::format("Head attribution, method {}: mean over {} feature{}", method,
+                                                    features, features == 1 ? "" : "s")));
+  }
+  return maps;
 }
 
 std::vector<HeadScore> rank_heads(std::vector<HeadScore> scores) {

@@ -167,6 +167,10 @@ struct RunResults {
 // The [head_layer x head] map of `scores` (rows = head layers 0..max, cols = heads
 // 0..max; unscored cells 0), diverging when a score is negative.
 HeatMap head_heat_map(const std::vector<HeadScore>& scores, const std::string& title);
+// Fig. 13 for a whole run: per method ("A", "B", "exact", in that order, those present),
+// the [head_layer x head] map of each head's score averaged over the features scored
+// with that method; titled with the method and the feature count.
+std::vector<HeatMap> run_head_heat_maps(const RunResults& results);
 // `scores` ranked by |score|, strongest first (ties: lower head_layer, then head).
 std::vector<HeadScore> rank_heads(std::vector<HeadScore> scores);
 

@@ -236,7 +236,11 @@ void publish_store_data(Snapshot& snapshot, const StoreData& data) {
     snapshot.results.publish(std::make_shared<const RunResults>(data.results));
   else
     snapshot.results.set_missing("run stages 3-5, skill features, attribution and ablation" + where);
-  snapshot.heat_maps.set_missing("attribution maps are not read from the store; explore them with --synthetic N");
+  auto maps = run_head_heat_maps(data.results);
+  if (!maps.empty())
+    snapshot.heat_maps.publish(std::make_shared<const std::vector<HeatMap>>(std::move(maps)));
+  else
+    snapshot.heat_maps.set_missing("run stage 4, head attribution" + where);
   if (data.shift.size() > 0)
     snapshot.shift.publish(std::make_shared<const ShiftTable>(data.shift));
   else

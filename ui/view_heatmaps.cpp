@@ -3,6 +3,8 @@
 #include <imgui.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "ui/plot/plot.h"
 #include "ui/views.h"
@@ -33,6 +35,13 @@ void draw_heatmaps_view(AppState& state) {
     options.y.label = map.y_label;
     options.legend = false;
     options.size = ImVec2(width - colorbar_width, height);
+    // Cells span [c, c + 1]: label layers and heads at cell centres, at most ~16 a side.
+    const auto cell_ticks = [](int n, std::vector<plot::Tick>& ticks) {
+      const int step = std::max(1, (n + 15) / 16);
+      for (int c = 0; c < n; c += step) ticks.push_back({c + 0.5, std::to_string(c)});
+    };
+    cell_ticks(map.cols, options.x.ticks);
+    cell_ticks(map.rows, options.y.ticks);
     plot::HeatmapOptions h;
     h.label = map.title.c_str();
     h.diverging = map.diverging;
