@@ -174,10 +174,13 @@ inline std::string run_micro_world_stages(const std::string& world, const std::s
   return run.exit_code == 0 ? db : "";
 }
 
-// The CLI's own screenshot (`sightline gui --db DB --view VIEW --screenshot PNG --frames 2`)
-// read back; no pixels (and the test failed) when the command fails.
-inline GuiShot cli_screenshot(const std::string& db, const std::string& view, const std::string& png) {
-  const auto gui = run_cli("gui --db " + db + " --view " + view + " --screenshot " + png + " --frames 2");
+// The CLI's own screenshot (`sightline gui --db DB --view VIEW --screenshot PNG --frames 2`,
+// then `extra` arguments, e.g. "--select 1:7") read back; no pixels (and the test failed)
+// when the command fails.
+inline GuiShot cli_screenshot(const std::string& db, const std::string& view, const std::string& png,
+                              const std::string& extra = "") {
+  const auto gui = run_cli("gui --db " + db + " --view " + view + " --screenshot " + png + " --frames 2" +
+                           (extra.empty() ? "" : " " + extra));
   EXPECT_EQ(gui.exit_code, 0) << gui.out;
   return gui.exit_code == 0 ? load_gui_shot(png) : GuiShot{};
 }

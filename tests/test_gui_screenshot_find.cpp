@@ -7,9 +7,11 @@
 // display: with none, the tests re-run themselves under xvfb-run; with neither, they skip.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "tests/test_gui_display.h"
 #include "tests/test_gui_find_util.h"
@@ -18,6 +20,7 @@
 #include "ui/find_state.h"
 #include "ui/firing_histogram.h"
 #include "ui/store_loader.h"
+#include "ui/top_text.h"
 
 using namespace sightline;
 using namespace sightline::ui;
@@ -166,20 +169,59 @@ TEST(GuiFindScreenshot, Fig9SwitchesToTheSpatialCandidatesOfOneLayer) {
   EXPECT_EQ(test::count_rgb(shot, 0, 0, shot.width, shot.height, kColorBookmark, 8), 0u) << "no star drawn";
 }
 
-// A real shift run on the micro world (the ctest fixture's, or the one beside the CLI
-// binary's build tree) through the CLI, then the CLI's own screenshot of Fig. 9.
+// A real shift + topk run on the micro world (the ctest fixture's, or the one beside the
+// CLI binary's build tree) through the CLI, then the CLI's own screenshot of Fig. 9 with
+// the feature page of a feature with top samples: no autointerp endpoint, so the page's
+// words come from the run's own data (ui/top_text.h), not numbered positions.
 TEST(GuiFindScreenshot, Fig9OfAMicroWorldShiftRun) {
   SIGHTLINE_GUI_TEST_NEEDS_DISPLAY();
   const std::string world = test::gui_micro_world();
   if (world.empty()) GTEST_SKIP() << "no built micro world or sightline binary: skipping";
   const std::string dir = test::scratch_dir("gui-find-micro");
-  const std::string db = test::run_micro_world_stages(world, dir, "shift");
+  const std::string db = test::run_micro_world_stages(world, dir, "topk");
   ASSERT_FALSE(db.empty());
-  const test::GuiShot shot = test::cli_screenshot(db, "fig9", dir + "/fig9.png");
+  const StoreData data = read_store(db);
+  const FeatureDetail* detail = nullptr;
+  for (const auto& [ref, d] : data.results.features)
+    if (!d.top.empty() && !d.top.front().token_acts.empty()) {
+      detail = &d;
+      break;
+    }
+  ASSERT_NE(detail, nullptr) << "the micro run stored no top activations";
+  const std::string select = std::to_string(detail->ref.layer) + ":" + std::to_string(detail->ref.feature);
+  const test::GuiShot shot = test::cli_screenshot(db, "fig9", dir + "/fig9.png", "--select " + select);
   ASSERT_GT(shot.width, 0);
   const ShiftTable table = read_store(db).shift;
   ASSERT_GT(table.size(), 0u);
   const FiringHistograms h = firing_histograms(table, FiringSet::kAdapted, -1);
   ASSERT_GT(h.features, 0) << "the micro run's adapted set is empty";
   find_check_histograms(shot, h);
+
+  // The feature page: every top sample's words from the run's data, none numbered.
+  const auto& page = shot.info.at("find").at("page");
+  ASSERT_TRUE(page.at("drawn").get<bool>());
+  const auto sources = page.at("sample_sources").get<std::vector<std::string>>();
+  ASSERT_EQ(sources.size(), detail->top.size());
+  for (const std::string& source : sources) EXPECT_EQ(source, "data");
+  EXPECT_EQ(page.at("positions_reason"), "");
+  // The drawn words are the resolved ones, in order (the sample texts concatenated).
+  RunResults resolved = data.results;
+  Progress progress;
+  resolve_top_texts(resolved, data.run_options_json, "", "test", progress);
+  ASSERT_EQ(resolved.top_text_error, "");
+  std::vector<std::string> expected;
+  for (const TokenExample& e : resolved.features.at(detail->ref).top_text)
+    for (const std::string& piece : e.tokens) expected.push_back(piece);
+  const auto& tokens = page.at("tokens");
+  ASSERT_EQ(tokens.size(), expected.size());
+  size_t words = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const std::string text = tokens[i].at("text");
+    // A wrapped line drops its first token's leading space.
+    EXPECT_TRUE(text == expected[i] || " " + text == expected[i]) << i << ": '" << text << "'";
+    bool letter = false;
+    for (char c : text) letter |= std::isalpha(static_cast<unsigned char>(c)) != 0;
+    words += letter;
+  }
+  EXPECT_GT(words, tokens.size() / 2) << "words, not numbered positions";
 }

@@ -232,7 +232,16 @@ TEST(Model, SeparateVisionDirectory) {
     EXPECT_THAT(e.what(), HasSubstr("my-clip"));
   }
   options.vision_dir = clip_dir;
+  // The config alone (no weights read) is the config the loaded model runs with.
+  const ModelConfig config_only = VisionLanguageModel::load_config(options);
   auto model = VisionLanguageModel::load(options);
+  ASSERT_TRUE(config_only.mm.vision.has_value());
+  EXPECT_EQ(config_only.mm.vision->image_size, model->config().mm.vision->image_size);
+  EXPECT_EQ(config_only.mm.vision->patch_size, model->config().mm.vision->patch_size);
+  EXPECT_EQ(model_image_tokens(config_only), model->image_tokens());
+  EXPECT_GT(model->image_tokens(), 0);
+  options.vision_dir.clear();
+  EXPECT_EQ(model_image_tokens(VisionLanguageModel::load_config(options)), 0) << "no tower config without --vision";
   Loaded m{ckpt, std::move(model)};
   expect_matches_reference(m, sequence_with_image(), tiny_pixels(13));
 }

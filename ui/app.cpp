@@ -595,11 +595,11 @@ int run_gui(const GuiOptions& input) {
   if (options.synthetic > 0) {
     start_synthetic_data(state, options.synthetic, options.seed);
   } else if (!options.db_path.empty()) {
-    start_store_load(state.tasks, state.snapshot, options.db_path);
+    start_store_load(state.tasks, state.snapshot, options.db_path, state.world_dir);
   } else if (!state.settings.last_db.empty() && std::filesystem::exists(state.settings.last_db)) {
     spdlog::info("gui: opening the last store, '{}'", state.settings.last_db);
     state.db_path = state.settings.last_db;
-    start_store_load(state.tasks, state.snapshot, state.db_path);
+    start_store_load(state.tasks, state.snapshot, state.db_path, state.world_dir);
   } else {
     if (!state.settings.last_db.empty())
       spdlog::warn("gui: the last store, '{}', no longer exists", state.settings.last_db);

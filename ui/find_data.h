@@ -46,6 +46,7 @@ struct TokenExample {
   std::string dataset;
   std::vector<std::string> tokens;
   std::vector<float> activations;  // same length as tokens
+  std::string error;  // why `tokens` is empty (ui/top_text.h: the sample could not be resolved), "" = fine
 };
 
 // What the autointerp stage wrote about one feature (<run dir>/autointerp/results.json).

@@ -53,7 +53,9 @@ nlohmann::json find_report_json(const FindReport& report) {
                          {"description", report.page.description},
                          {"starred", report.page.starred},
                          {"star", find_rect_json(report.page.star)},
-                         {"tokens", tokens}};
+                         {"tokens", tokens},
+                         {"sample_sources", report.page.sample_sources},
+                         {"positions_reason", report.page.positions_reason}};
   return {{"fig9", fig9}, {"page", page}};
 }
 

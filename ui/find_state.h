@@ -53,6 +53,10 @@ struct FeaturePageReport {
   bool starred = false;          // in the bookmark list named in the page's list box
   plot::PixelRect star;          // the star button, screen pixels
   std::vector<TokenBox> tokens;  // every highlighted token drawn, in order
+  // Per top sample drawn, where its words came from: "autointerp" (the stage's examples),
+  // "data" (resolved from the run's data, ui/top_text.h) or "positions" (none: numbered).
+  std::vector<std::string> sample_sources;
+  std::string positions_reason;  // why samples are numbered ("" when none is)
 };
 
 struct FindReport {

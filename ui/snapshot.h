@@ -147,6 +147,10 @@ struct FeatureDetail {
   // (relation, OR) from the "vsr_or:<relation>" extras, strongest association first.
   std::vector<std::pair<std::string, double>> relations;
   std::vector<TopActivation> top;  // by rank, 0 = strongest, with token / patch activations
+  // One per entry of `top` once ui/top_text.h resolved them (empty before): the sample's
+  // question words and the feature's activation on each, from the run's own data; an entry
+  // with no tokens carries why in its error.
+  std::vector<TokenExample> top_text;
   // Head scores per method ("A", "B", "exact"), ordered by (head_layer, head).
   std::map<std::string, std::vector<HeadScore>> heads;
   bool has_patching = false;
@@ -160,6 +164,10 @@ struct RunResults {
   std::string source;
   std::map<FeatureRef, FeatureDetail> features;
   std::vector<AblationRow> ablations;  // as Store::ablations returns them
+  // The top samples' question words (FeatureDetail::top_text): true while a task is still
+  // resolving them; top_text_error says why none could be ("" = fine, or nothing to do).
+  bool top_text_pending = false;
+  std::string top_text_error;
   // The detail of (layer, feature), or nullptr when no stage 3-5 row names it.
   const FeatureDetail* find(int layer, int feature) const;
 };

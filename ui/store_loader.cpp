@@ -13,6 +13,7 @@
 #include "core/pipeline/store_keys.h"
 #include "core/store/store.h"
 #include "ui/find_loader.h"
+#include "ui/top_text.h"
 
 namespace sightline::ui {
 
@@ -203,6 +204,7 @@ StoreData read_store(const std::string& path, const std::string& run_name) {
   data.path = path;
   data.run_id = run->id;
   data.run_name = run->name;
+  data.run_options_json = run->options_json;
   // One read snapshot for both tables, so a writer's commit cannot fall between them.
   store.transaction([&] {
     data.features = read_feature_table(store, *run, &data.skipped_features);
@@ -252,7 +254,8 @@ void publish_store_data(Snapshot& snapshot, const StoreData& data) {
     snapshot.sweep.set_missing("run stage 2, adapted features (its threshold sweep)" + where);
 }
 
-uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, const std::string& path) {
+uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, const std::string& path,
+                          const std::string& world_dir) {
   snapshot->features.begin("reading features from '" + path + "'");
   snapshot->curves.begin("reading curves from '" + path + "'");
   snapshot->heat_maps.begin("reading '" + path + "'");
@@ -260,10 +263,12 @@ uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, c
   snapshot->shift.begin("reading firing frequencies from '" + path + "'");
   snapshot->bookmarks.begin("reading bookmarks from '" + path + "'");
   snapshot->sweep.begin("reading the threshold sweep from '" + path + "'");
-  return tasks.start("read store", [snapshot, path](Progress& progress) {
+  return tasks.start("read store", [snapshot, path, world_dir](Progress& progress) {
+    StoreData data;
     try {
       progress.begin("reading '" + path + "'", 0);
-      const StoreData data = read_store(path);
+      data = read_store(path);
+      data.results.top_text_pending = has_top_tokens(data.results);
       spdlog::info("store '{}': run {} '{}': {} features over {} layers, {} curve sets", path, data.run_id,
                    data.run_name, data.features.size(), data.features.num_layers, data.curves.size());
       if (!data.descriptions_error.empty())
@@ -283,6 +288,14 @@ uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, c
       snapshot->sweep.fail(e.what());
       throw;
     }
+    if (!data.results.top_text_pending) return;
+    // The question words, after everything else is on screen; published over the results
+    // read above only while no newer read has replaced them.
+    const std::shared_ptr<const RunResults> published = snapshot->results.data();
+    auto results = std::make_shared<RunResults>(data.results);
+    resolve_top_texts(*results, data.run_options_json, world_dir,
+                      fmt::format("file '{}': run '{}'", path, data.run_name), progress);
+    if (snapshot->results.data() == published) snapshot->results.publish(std::move(results));
   });
 }
 

@@ -26,6 +26,7 @@ struct StoreData {
   std::string path;
   int64_t run_id = 0;
   std::string run_name;
+  std::string run_options_json;  // the run's options (RunRecord::options_json): its world / model sources
   FeatureTable features;
   size_t skipped_features = 0;  // rows lacking visual_energy or decoder_cosine
   std::vector<CurveSet> curves;
@@ -77,7 +78,12 @@ void publish_store_data(Snapshot& snapshot, const StoreData& data);
 // Marks the slots computing, then reads `path` on a task of `tasks` and publishes into
 // `snapshot`. A failure (missing file, not a store, no run) fails the slots with the
 // message and fails the task, which the TaskList logs through spdlog (the explorer's log
-// pane); it never leaves the task's thread. Returns the task id.
-uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, const std::string& path);
+// pane); it never leaves the task's thread. When the run has top activations, the same
+// task then resolves their question words from the run's data (ui/top_text.h; a non-empty
+// `world_dir` replaces the run's sources) and publishes the results again with them
+// (RunResults::top_text_pending is set until then), unless a newer read replaced them.
+// Returns the task id.
+uint64_t start_store_load(TaskList& tasks, std::shared_ptr<Snapshot> snapshot, const std::string& path,
+                          const std::string& world_dir = "");
 
 }  // namespace sightline::ui

@@ -359,24 +359,51 @@ void draw_feature_page(AppState& state) {
         for (const TokenExample& e : d->description.examples)
           for (float v : e.activations)
             if (std::isfinite(v)) token_scale = std::max(token_scale, v);
-      bool any_text = false;
-      for (const TopActivation& a : d->top) {
+      for (const TokenExample& e : d->top_text)
+        for (float v : e.activations)
+          if (std::isfinite(v)) token_scale = std::max(token_scale, v);
+      std::string positions_reason;
+      for (size_t i = 0; i < d->top.size(); ++i) {
+        const TopActivation& a = d->top[i];
+        // The words: the autointerp stage's example, else the ones resolved from the run's
+        // data (ui/top_text.h), else the token positions, numbered.
+        const TokenExample* text = nullptr;
+        const char* source = "positions";
+        if (d->has_description)
+          for (const TokenExample& e : d->description.examples)
+            if (e.sample_id == a.sample_id && !e.tokens.empty()) {
+              text = &e;
+              source = "autointerp";
+            }
+        const TokenExample* resolved = i < d->top_text.size() ? &d->top_text[i] : nullptr;
+        if (!text && resolved && !resolved->tokens.empty()) {
+          text = resolved;
+          source = "data";
+        }
+        std::string why;  // why this sample's positions are numbered
+        if (!text && !a.token_acts.empty()) {
+          if (resolved && !resolved->error.empty())
+            why = resolved->error;
+          else if (!results->top_text_error.empty())
+            why = results->top_text_error;
+          else if (results->top_text_pending)
+            why = "the question words are still being read from the run's data";
+          else
+            why = "the run's data gave no words for this sample";
+          if (positions_reason.empty()) positions_reason = why;
+        }
+        report.sample_sources.push_back(source);
         ImGui::PushID(a.rank);
         ImGui::TextDisabled("#%d  %s %s  max %.3g", a.rank, a.dataset.c_str(), a.sample_id.c_str(), a.max_activation);
+        if (!why.empty() && ImGui::IsItemHovered()) ImGui::SetTooltip("numbers are token positions: %s", why.c_str());
         if (!a.patch_acts.empty()) {
           page_patch_grid(a.patch_acts, patch_scale, state.colormap, 56);
           ImGui::SameLine();
         }
         ImGui::BeginGroup();
-        const TokenExample* text = nullptr;
-        if (d->has_description)
-          for (const TokenExample& e : d->description.examples)
-            if (e.sample_id == a.sample_id && !e.tokens.empty()) text = &e;
         if (text) {
-          any_text = true;
           page_token_highlights(text->tokens, text->activations, token_scale, report.tokens);
         } else if (!a.token_acts.empty()) {
-          // No question text for this sample: its token positions, numbered.
           std::vector<std::string> positions;
           for (size_t k = 0; k < a.token_acts.size(); ++k) positions.push_back(" " + std::to_string(k) + " ");
           page_token_highlights(positions, a.token_acts, token_scale, report.tokens);
@@ -384,11 +411,10 @@ void draw_feature_page(AppState& state) {
         ImGui::EndGroup();
         ImGui::PopID();
       }
-      if (!any_text) {
-        ImGui::PushTextWrapPos(0);
-        ImGui::TextDisabled("numbers are token positions: the question text comes with the autointerp stage's "
-                            "examples (run stage autointerp)");
-        ImGui::PopTextWrapPos();
+      if (!positions_reason.empty()) {
+        report.positions_reason = positions_reason;
+        ImGui::TextDisabled("numbers are token positions (hover for why)");
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", positions_reason.c_str());
       }
     }
   }

@@ -69,11 +69,12 @@ bool VisionLanguageModel::has_vision() const { return !impl_->lm->model->vision_
 std::string VisionLanguageModel::device() const { return impl_->device.str(); }
 std::string VisionLanguageModel::dtype() const { return dtype_name(impl_->dtype); }
 
-int64_t VisionLanguageModel::image_tokens() const {
-  if (!has_vision()) return 0;
-  const auto& v = *impl_->config.mm.vision;
-  return v.num_patches() + (impl_->config.mm.vision_select_feature == "cls_patch" ? 1 : 0);
+int64_t model_image_tokens(const ModelConfig& config) {
+  if (!config.mm.present || !config.mm.vision) return 0;
+  return config.mm.vision->num_patches() + (config.mm.vision_select_feature == "cls_patch" ? 1 : 0);
 }
+
+int64_t VisionLanguageModel::image_tokens() const { return has_vision() ? model_image_tokens(impl_->config) : 0; }
 
 void VisionLanguageModel::to(const std::string& device, const std::string& dtype) {
   impl_->device = torch::Device(device);
@@ -263,13 +264,12 @@ ForwardOutput VisionLanguageModel::forward(const BatchInput& input, const Forwar
 
 // ---------------------------------------------------------------- load / save
 
-std::unique_ptr<VisionLanguageModel> VisionLanguageModel::load(const LoadOptions& options) {
+ModelConfig VisionLanguageModel::load_config(const LoadOptions& options) {
   const fs::path dir(options.model_dir);
   check(fs::is_directory(dir), "model directory '{}' does not exist", options.model_dir);
   const std::string config_path = (dir / "config.json").string();
   check(fs::exists(config_path), "model directory '{}' has no config.json", options.model_dir);
   ModelConfig config = load_model_config(config_path);
-  std::unique_ptr<TensorSource> vision_source;
   if (!options.vision_dir.empty()) {
     const fs::path vdir(options.vision_dir);
     check(fs::exists(vdir / "config.json"), "vision directory '{}' has no config.json", options.vision_dir);
@@ -279,8 +279,15 @@ std::unique_ptr<VisionLanguageModel> VisionLanguageModel::load(const LoadOptions
     check(config.mm.mm_hidden_size == config.mm.vision->hidden_size,
           "file '{}': mm_hidden_size {} disagrees with the vision tower's hidden_size {} in '{}'", config_path,
           config.mm.mm_hidden_size, config.mm.vision->hidden_size, (vdir / "config.json").string());
-    vision_source = std::make_unique<TensorSource>(options.vision_dir);
   }
+  return config;
+}
+
+std::unique_ptr<VisionLanguageModel> VisionLanguageModel::load(const LoadOptions& options) {
+  const ModelConfig config = load_config(options);
+  const std::string config_path = (fs::path(options.model_dir) / "config.json").string();
+  std::unique_ptr<TensorSource> vision_source;
+  if (!options.vision_dir.empty()) vision_source = std::make_unique<TensorSource>(options.vision_dir);
   torch::NoGradGuard guard;
   auto model = std::make_unique<VisionLanguageModel>(config);
   const TensorSource source(options.model_dir);

@@ -48,13 +48,16 @@ class VisionLanguageModel {
 
   // Loads config.json + weights; every tensor is checked against the config's shapes.
   static std::unique_ptr<VisionLanguageModel> load(const LoadOptions& options);
+  // The config load() would build (config.json, and the vision tower's config from
+  // options.vision_dir when given), without reading any weights.
+  static ModelConfig load_config(const LoadOptions& options);
   // Writes config.json + model.safetensors (HF / LLaVA-MORE names) into `dir`.
   void save(const std::string& dir, const std::string& dtype = "float32") const;
 
   const ModelConfig& config() const;
   int num_layers() const;
   bool has_vision() const;
-  int64_t image_tokens() const;  // tokens per image after projection (0 without vision)
+  int64_t image_tokens() const;  // model_image_tokens(config())
   std::string device() const;
   std::string dtype() const;
   void to(const std::string& device, const std::string& dtype);
@@ -79,5 +82,8 @@ class VisionLanguageModel {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Tokens per image after projection (0 without a vision tower).
+int64_t model_image_tokens(const ModelConfig& config);
 
 }  // namespace sightline

@@ -145,15 +145,29 @@ const std::string& PipelineContext::base_sae_dir(int layer) const {
   return it->second;
 }
 
+LoadOptions PipelineContext::model_load_options() const {
+  LoadOptions o;
+  o.model_dir = impl_->model_dir;
+  o.vision_dir = options_.source.world_mode() ? "" : options_.source.vision;
+  o.device = resolve_device(options_.device);
+  o.dtype = options_.dtype;
+  return o;
+}
+
+int64_t PipelineContext::image_tokens() const {
+  {
+    std::lock_guard<std::mutex> lock(impl_->model_mutex);
+    if (impl_->model) return impl_->model->image_tokens();
+  }
+  const ModelConfig config = VisionLanguageModel::load_config(model_load_options());
+  check(config.mm.present && config.mm.vision, "model '{}' has no vision tower (a VLM is needed)", impl_->model_dir);
+  return model_image_tokens(config);
+}
+
 const VisionLanguageModel& PipelineContext::model() {
   std::lock_guard<std::mutex> lock(impl_->model_mutex);
   if (!impl_->model) {
-    LoadOptions o;
-    o.model_dir = impl_->model_dir;
-    o.vision_dir = options_.source.world_mode() ? "" : options_.source.vision;
-    o.device = resolve_device(options_.device);
-    o.dtype = options_.dtype;
-    impl_->model = VisionLanguageModel::load(o);
+    impl_->model = VisionLanguageModel::load(model_load_options());
     check(impl_->model->has_vision(), "model '{}' has no vision tower (a VLM is needed)", impl_->model_dir);
   }
   return *impl_->model;

@@ -57,6 +57,9 @@ class PipelineContext {
 
   // Loaded on first call, then shared.
   const VisionLanguageModel& model();
+  // Tokens per image: from the loaded model, else from its config alone (no weights read),
+  // for callers that need the prompt layout but not the model.
+  int64_t image_tokens() const;
   const Tokenizer& tokenizer();
   const Sae& base_sae(int layer);
   const PromptDataset& dataset(DataSplit split);
@@ -69,6 +72,8 @@ class PipelineContext {
   std::vector<int64_t> question_prompt(const std::string& question, bool with_image);
 
  private:
+  LoadOptions model_load_options() const;
+
   struct Impl;
   PipelineOptions options_;
   std::string run_dir_;

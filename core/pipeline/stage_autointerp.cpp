@@ -48,16 +48,15 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <unordered_map>
 
 #include "core/autointerp/autointerp.h"
-#include "core/autointerp/question_tokens.h"
 #include "core/common/error.h"
 #include "core/image/image.h"
 #include "core/io/json_util.h"
 #include "core/jobs/job_runner.h"
 #include "core/pipeline/context.h"
 #include "core/pipeline/datasets.h"
+#include "core/pipeline/sample_index.h"
 #include "core/pipeline/stages.h"
 #include "core/pipeline/store_keys.h"
 #include "core/store/store.h"
@@ -164,53 +163,6 @@ std::optional<ImageU8> heat_map_overlay(const at::Tensor& pixels, const std::vec
   return img;
 }
 
-// Sample ids of the evaluation and VSR splits, loaded on first need.
-class SampleIndex {
- public:
-  explicit SampleIndex(PipelineContext& ctx) : ctx_(ctx) {}
-
-  // The item with `sample_id`, or nullptr (the VSR split is tried when the evaluation
-  // split lacks it; a context without VSR items just has none).
-  const PromptItem* find(const std::string& sample_id, const PromptDataset** dataset) {
-    add(DataSplit::kEval);
-    auto it = index_.find(sample_id);
-    if (it == index_.end()) {
-      add(DataSplit::kVsr);
-      it = index_.find(sample_id);
-    }
-    if (it == index_.end()) return nullptr;
-    if (dataset) *dataset = it->second.first;
-    return &it->second.first->item(it->second.second);
-  }
-  const PromptDataset& eval() {
-    add(DataSplit::kEval);
-    return ctx_.dataset(DataSplit::kEval);
-  }
-  // Why the VSR split could not be loaded ("" when it was, or was not needed).
-  const std::string& vsr_error() const { return vsr_error_; }
-
- private:
-  void add(DataSplit split) {
-    if (!loaded_.insert(split).second) return;
-    const PromptDataset* d = nullptr;
-    try {
-      d = &ctx_.dataset(split);
-    } catch (const Cancelled&) {
-      throw;
-    } catch (const Error& e) {
-      if (split != DataSplit::kVsr) throw;
-      vsr_error_ = e.what();
-      return;
-    }
-    for (int64_t i = 0; i < d->size(); ++i) index_.emplace(d->item(i).sample_id, std::make_pair(d, i));
-  }
-
-  PipelineContext& ctx_;
-  std::set<DataSplit> loaded_;
-  std::unordered_map<std::string, std::pair<const PromptDataset*, int64_t>> index_;
-  std::string vsr_error_;
-};
-
 // An example showing the item's text only (held-out positives and negatives).
 InterpExample text_example(const PromptItem& item, const std::string& dataset) {
   InterpExample e;
@@ -290,8 +242,7 @@ void run_autointerp(PipelineContext& ctx, StageContext& sc) {
           ex.heldout_positives.push_back(text_example(*item, top.dataset));
           continue;
         }
-        const std::string what = fmt::format("sample '{}'", top.sample_id);
-        const QuestionTokens q = question_tokens(*tokenizer, item->ids, top.token_acts, item->text, image_tokens, what);
+        const QuestionTokens q = top_question_tokens(*tokenizer, *item, top, image_tokens);
         InterpExample e;
         e.sample_id = top.sample_id;
         e.dataset = top.dataset;
