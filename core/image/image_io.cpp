@@ -57,6 +57,24 @@ bool sniff(const uint8_t* b, size_t n, Format* out) {
   return false;
 }
 
+// A DHT (define Huffman table) segment: each table is a class/id byte, 16 code counts and
+// that many symbols. libjpeg rejects more than 256 codes or a table running past the
+// segment ("bogus Huffman table definition"); stb_image 2.27 does not check the count and
+// writes past its 256-entry tables (found by tests/fuzz/fuzz_image). Returns "" when sound.
+std::string dht_problem(const uint8_t* segment, size_t size) {
+  size_t at = 0;
+  for (int table = 0; at < size; ++table) {
+    if (size - at < 17) return fmt::format("Huffman table {} is cut inside its 17-byte header", table);
+    size_t codes = 0;
+    for (size_t i = 1; i <= 16; ++i) codes += segment[at + i];
+    if (codes > 256) return fmt::format("Huffman table {} declares {} codes (at most 256)", table, codes);
+    if (codes > size - at - 17)
+      return fmt::format("Huffman table {} declares {} codes but its segment holds {}", table, codes, size - at - 17);
+    at += 17 + codes;
+  }
+  return "";
+}
+
 // PIL/libjpeg reject a JPEG that ends before its end-of-image marker ("image file is
 // truncated"). stb_image 2.27 does too, but only as "expected marker", and older stb
 // releases decode the cut scan padded with zeros; so walk the marker structure ourselves
@@ -76,6 +94,10 @@ std::string jpeg_structure_problem(const uint8_t* b, size_t n) {
     const size_t length = (static_cast<size_t>(b[pos]) << 8) | b[pos + 1];
     if (length < 2) return fmt::format("marker 0x{:02X} has invalid length {}", marker, length);
     if (pos + length > n) return fmt::format("truncated inside marker 0x{:02X} segment", marker);
+    if (marker == 0xC4) {
+      const std::string dht = dht_problem(b + pos + 2, length - 2);
+      if (!dht.empty()) return "DHT segment: " + dht;
+    }
     pos += length;
     if (marker != 0xDA) continue;
     // Start of scan: entropy-coded data runs until a marker other than a stuffed 0xFF00

@@ -160,6 +160,10 @@ ImageU8 expand_to_square(const ImageU8& image, std::array<uint8_t, 3> fill) {
   check_image(image, "expand_to_square");
   if (image.width == image.height) return image;
   const int side = std::max(image.width, image.height);
+  // A 100000 x 1 image (a 60-byte BMP decodes to one) would otherwise ask for 30 GB.
+  if (static_cast<int64_t>(side) * side > kMaxResizePixels)
+    fail("expand_to_square: {}x{} image would become a {}x{} square, above {} pixels", image.width, image.height,
+         side, side, kMaxResizePixels);
   // LLaVA: paste at (0, (w - h) // 2) when wide, ((h - w) // 2, 0) when tall.
   const int x0 = (side - image.width) / 2;
   const int y0 = (side - image.height) / 2;
