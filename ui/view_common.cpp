@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "ui/views.h"
 
@@ -49,6 +51,25 @@ bool draw_data_status(const DataStatus& status, const char* what) {
 std::string feature_name(const FeatureTable& table, int64_t row) {
   if (row < 0 || row >= static_cast<int64_t>(table.size())) return "(none)";
   return "L" + std::to_string(table.layer[row]) + " #" + std::to_string(table.feature[row]);
+}
+
+plot::PlotOptions heat_map_plot_options(const HeatMap& map, ImVec2 size) {
+  plot::PlotOptions options;
+  options.title = map.title;
+  options.x.label = map.x_label;
+  options.y.label = map.y_label;
+  options.legend = false;
+  options.size = size;
+  options.has_initial_view = true;
+  options.initial_view = {{0, static_cast<double>(map.cols)}, {0, static_cast<double>(map.rows)}};
+  // Cells span [c, c + 1]: label them at their centres.
+  const auto cell_ticks = [](int n, std::vector<plot::Tick>& ticks) {
+    const int step = std::max(1, (n + 15) / 16);
+    for (int c = 0; c < n; c += step) ticks.push_back({c + 0.5, std::to_string(c)});
+  };
+  cell_ticks(map.cols, options.x.ticks);
+  cell_ticks(map.rows, options.y.ticks);
+  return options;
 }
 
 }  // namespace sightline::ui

@@ -169,14 +169,7 @@ void draw_heads_view(AppState& state) {
   const float map_height = std::max(220.0f, std::floor(avail.y * 0.52f));
   const float lower_height = std::max(200.0f, avail.y - map_height - gap - 3 * ImGui::GetStyle().ItemSpacing.y - 4);
   ImGui::BeginGroup();
-  plot::PlotOptions options;
-  options.title = map.title;
-  options.x.label = map.x_label;
-  options.y.label = map.y_label;
-  options.legend = false;
-  options.size = ImVec2(left_width - colorbar_width, map_height);
-  options.has_initial_view = true;
-  options.initial_view = {{0, static_cast<double>(map.cols)}, {0, static_cast<double>(map.rows)}};
+  const plot::PlotOptions options = heat_map_plot_options(map, ImVec2(left_width - colorbar_width, map_height));
   plot::HeatmapOptions h;
   h.label = "head scores";
   h.diverging = map.diverging;
@@ -218,8 +211,12 @@ void draw_heads_view(AppState& state) {
     ImGui::Text("stage 4:  A %.3f   B %.3f", detail->patching.spearman_a, detail->patching.spearman_b);
   else
     ImGui::TextDisabled("not stored (exact patching did not run)");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Stage 4 compares B (attribution at the corrupt run) with the denoising effect, or with\n"
+                      "minus the noising effect when denoising was not run; the plot's rho uses the stored\n"
+                      "exact (noising) effect for both methods, so B's sign can differ.");
   for (const HeadsScatterSeries& s : state.heads_report.series)
-    ImGui::Text("these %zu heads:  %s %.3f", s.points, s.method.c_str(), s.spearman);
+    ImGui::Text("these %zu heads vs noising:  %s %.3f", s.points, s.method.c_str(), s.spearman);
   ImGui::EndChild();
 }
 

@@ -29,19 +29,7 @@ void draw_heatmaps_view(AppState& state) {
     if (i % 2 == 1) ImGui::SameLine();
     ImGui::PushID(static_cast<int>(i));
     ImGui::BeginGroup();
-    plot::PlotOptions options;
-    options.title = map.title;
-    options.x.label = map.x_label;
-    options.y.label = map.y_label;
-    options.legend = false;
-    options.size = ImVec2(width - colorbar_width, height);
-    // Cells span [c, c + 1]: label layers and heads at cell centres, at most ~16 a side.
-    const auto cell_ticks = [](int n, std::vector<plot::Tick>& ticks) {
-      const int step = std::max(1, (n + 15) / 16);
-      for (int c = 0; c < n; c += step) ticks.push_back({c + 0.5, std::to_string(c)});
-    };
-    cell_ticks(map.cols, options.x.ticks);
-    cell_ticks(map.rows, options.y.ticks);
+    const plot::PlotOptions options = heat_map_plot_options(map, ImVec2(width - colorbar_width, height));
     plot::HeatmapOptions h;
     h.label = map.title.c_str();
     h.diverging = map.diverging;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ui/app_state.h"
+#include "ui/plot/plot.h"
 
 namespace sightline::ui {
 
@@ -33,6 +34,10 @@ void draw_gallery_window(AppState& state, bool* open);
 // Shared by the views: when `status` is not ready, draws "computing..." with progress,
 // "no data: <stage>" or the failure, centred, and returns false.
 bool draw_data_status(const DataStatus& status, const char* what);
+
+// Plot options for a [layers x heads] heat map of `size`: its title and axis labels, no
+// legend, the view fitted to the cells, and integer ticks at cell centres (~16 a side at most).
+plot::PlotOptions heat_map_plot_options(const HeatMap& map, ImVec2 size);
 
 // "L12 #345": how the UI names a feature.
 std::string feature_name(const FeatureTable& table, int64_t row);
