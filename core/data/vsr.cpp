@@ -66,7 +66,7 @@ std::vector<int64_t> parse_validator_ids(const std::string& text, const std::str
   json parsed;
   try {
     parsed = json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // syntax errors and out-of-range numbers (1e999)
     fail("file '{}': field '{}' is \"{}\", not a list of ids such as \"[2, 10]\"", where, field, text);
   }
   if (!parsed.is_array())

@@ -93,6 +93,9 @@ nlohmann::json read_json_file(const std::string& path) {
     // e.byte counts characters read, so the offending character is at e.byte - 1.
     const auto [line, column] = line_and_column(text, e.byte > 0 ? e.byte - 1 : 0);
     fail("file '{}': line {}, column {}: JSON syntax error: {}", path, line, column, parse_error_detail(e));
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range 406: a number literal such as 1e999 overflows a double.
+    fail("file '{}': invalid JSON value: {}", path, e.what());
   }
 }
 
@@ -125,6 +128,8 @@ void for_each_jsonl(const std::string& path, const std::function<void(int64_t, c
     } catch (const nlohmann::json::parse_error& e) {
       fail("file '{}': line {}: JSON syntax error at column {}: {}", path, line_number, e.byte,
            parse_error_detail(e));
+    } catch (const nlohmann::json::exception& e) {
+      fail("file '{}': line {}: invalid JSON value: {}", path, line_number, e.what());
     }
     try {
       fn(line_number, value);

@@ -164,6 +164,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       header = nlohmann::json::parse(hbegin, hbegin + header_len, on_event);
     } catch (const nlohmann::json::parse_error& e) {
       fail("file '{}': header is not valid JSON (byte {} of {}): {}", path, e.byte, header_len, e.what());
+    } catch (const nlohmann::json::exception& e) {  // out_of_range 406: a number such as 1e999
+      fail("file '{}': header holds an invalid JSON value: {}", path, e.what());
     }
     if (!header.is_object())
       fail("file '{}': header must be a JSON object, got {}", path, json_detail::describe(header));

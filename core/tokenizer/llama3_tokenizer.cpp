@@ -465,6 +465,8 @@ std::unique_ptr<Llama3Tokenizer> Llama3Tokenizer::from_hf_json(const std::string
     root = json::parse(content);
   } catch (const json::parse_error& e) {
     fail("tokenizer file '{}': invalid JSON at byte {}: {}", path, e.byte, e.what());
+  } catch (const json::exception& e) {  // out_of_range 406: a number such as 1e999
+    fail("tokenizer file '{}': invalid JSON value: {}", path, e.what());
   }
   const std::string where = "tokenizer file '" + path + "'";
   if (!root.is_object()) fail("{}: top level is not a JSON object", where);
@@ -557,6 +559,14 @@ std::unique_ptr<Llama3Tokenizer> Llama3Tokenizer::from_hf_json(const std::string
       const std::string text = t["content"].get<std::string>();
       if (id < 0 || id >= max_id) fail("{}: field 'added_tokens[{}].id' is {}, expected [0, {})", where, i, id, max_id);
       if (text.empty()) fail("{}: field 'added_tokens[{}].content' is empty", where, i);
+      // An added token may repeat an ordinary one (GPT-2 lists <|endoftext|> in both); one
+      // that takes another token's id would make encode() emit ids that decode as it.
+      const size_t u = static_cast<size_t>(id);
+      if (u < impl->id_kind.size() && impl->id_kind[u] != IdKind::kNone && impl->id_bytes[u] != text) {
+        fail("{}: field 'added_tokens[{}].id' is {}, which {} already gives to \"{}\"", where, i, id,
+             impl->id_kind[u] == IdKind::kOrdinary ? "model.vocab" : "an earlier added token",
+             printable_bytes(impl->id_bytes[u]));
+      }
       impl->add_special(text, id);
     }
   }

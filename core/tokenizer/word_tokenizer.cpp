@@ -103,6 +103,8 @@ WordTokenizer WordTokenizer::load(const std::string& path) {
     doc = json::parse(buffer.str());
   } catch (const json::parse_error& e) {
     fail("vocab file '{}': invalid JSON at byte {}: {}", path, e.byte, e.what());
+  } catch (const json::exception& e) {  // out_of_range 406: a number such as 1e999
+    fail("vocab file '{}': invalid JSON value: {}", path, e.what());
   }
   if (!doc.is_object()) fail("vocab file '{}': top level is not a JSON object", path);
   if (!doc.contains("kind") || doc["kind"] != "word") {
