@@ -91,7 +91,10 @@ TEST(AblationAttention, LiveAttentionIsTheEnginesPatternOntoTheImageKeys) {
         EXPECT_TRUE(torch::equal(r->attention[l], expected)) << "layer " << l << ": max diff "
                                                              << (r->attention[l] - expected).abs().max().item<double>();
       else
-        EXPECT_TRUE(torch::allclose(r->attention[l], expected, 1e-6, 1e-7)) << "layer " << l;
+        // A few float32 ulps: OpenBLAS picks other kernels for one row than for two (6e-7
+        // measured on a 2-core CI machine).
+        EXPECT_TRUE(torch::allclose(r->attention[l], expected, 1e-5, 2e-6))
+            << "layer " << l << ": max diff " << (r->attention[l] - expected).abs().max().item<double>();
     }
   }
   // And the independent float64 reference forward.
