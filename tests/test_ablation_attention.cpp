@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include "core/ablation/live_query.h"
+#include "core/ablation/live_query_torch.h"
 #include "core/common/error.h"
 #include "tests/test_ablation_util.h"
 
@@ -28,7 +29,7 @@ LiveServiceConfig attention_config_of(const TinyWorld& w) {
 LiveQuery attention_query_of(const TinyWorld& w, const YesNoItem& it) {
   LiveQuery q;
   q.prompt_ids = it.prompt_ids;
-  q.pixels = w.pixels[it.image];
+  q.image = model_image(w.pixels[it.image]);
   q.attention = true;
   q.top_k = 3;
   return q;
@@ -72,13 +73,29 @@ TEST(AblationAttention, LiveAttentionIsTheEnginesPatternOntoTheImageKeys) {
   // The image block starts at position 1 (after BOS); every id after the marker is a query row.
   EXPECT_EQ(r->attention_first, 1 + P);
   ASSERT_TRUE(r->attention.defined());
-  ASSERT_EQ(r->attention.dim(), 4);
-  EXPECT_EQ(r->attention.size(0), w.model->num_layers());
-  EXPECT_EQ(r->attention.size(1), w.model->config().text.num_attention_heads);
-  EXPECT_EQ(r->attention.size(2), n - 2);
-  EXPECT_EQ(r->attention.size(3), P);
-  EXPECT_EQ(r->attention.scalar_type(), torch::kFloat32);
-  EXPECT_TRUE(r->attention.is_contiguous());
+  EXPECT_EQ(r->attention.layers, w.model->num_layers());
+  EXPECT_EQ(r->attention.heads, w.model->config().text.num_attention_heads);
+  EXPECT_EQ(r->attention.queries, n - 2);
+  EXPECT_EQ(r->attention.patches, P);
+  ASSERT_EQ(static_cast<int64_t>(r->attention.values.size()),
+            r->attention.layers * r->attention.heads * r->attention.queries * r->attention.patches);
+  // The plain values are the row-major [L, H, Q, P] array: as a tensor again, and row().
+  const at::Tensor att = attention_tensor(r->attention);
+  ASSERT_EQ(att.dim(), 4);
+  EXPECT_EQ(att.size(0), r->attention.layers);
+  EXPECT_EQ(att.size(3), P);
+  EXPECT_EQ(att.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(att.is_contiguous());
+  for (int64_t l = 0; l < r->attention.layers; ++l)
+    for (int64_t h = 0; h < r->attention.heads; ++h)
+      for (int64_t q = 0; q < r->attention.queries; ++q) {
+        const float* row = r->attention.row(l, h, q);
+        ASSERT_NE(row, nullptr);
+        for (int64_t p = 0; p < P; ++p) EXPECT_EQ(row[p], att[l][h][q][p].item<float>());
+      }
+  EXPECT_EQ(r->attention.row(r->attention.layers, 0, 0), nullptr);
+  EXPECT_EQ(r->attention.row(0, 0, r->attention.queries), nullptr);
+  EXPECT_FALSE(attention_tensor(AttentionPatterns{}).defined());
 
   // The same computation as the service (two identical rows, image tokens inserted once):
   // the numbers are identical. As a batch of one they agree to float rounding.
@@ -88,24 +105,24 @@ TEST(AblationAttention, LiveAttentionIsTheEnginesPatternOntoTheImageKeys) {
     for (int l = 0; l < w.model->num_layers(); ++l) {
       const auto expected = patterns[static_cast<size_t>(l)].narrow(1, first, T - first).narrow(2, 1, P);
       if (rows == 2)
-        EXPECT_TRUE(torch::equal(r->attention[l], expected)) << "layer " << l << ": max diff "
-                                                             << (r->attention[l] - expected).abs().max().item<double>();
+        EXPECT_TRUE(torch::equal(att[l], expected)) << "layer " << l << ": max diff "
+                                                    << (att[l] - expected).abs().max().item<double>();
       else
         // A few float32 ulps: OpenBLAS picks other kernels for one row than for two (6e-7
         // measured on a 2-core CI machine).
-        EXPECT_TRUE(torch::allclose(r->attention[l], expected, 1e-5, 2e-6))
-            << "layer " << l << ": max diff " << (r->attention[l] - expected).abs().max().item<double>();
+        EXPECT_TRUE(torch::allclose(att[l], expected, 1e-5, 2e-6))
+            << "layer " << l << ": max diff " << (att[l] - expected).abs().max().item<double>();
     }
   }
   // And the independent float64 reference forward.
   const auto ref = reference_forward(w.ckpt, item.prompt_ids, w.pixels[item.image].to(torch::kFloat64));
   for (int l = 0; l < w.model->num_layers(); ++l) {
     const auto expected = ref.pattern[static_cast<size_t>(l)].narrow(1, first, T - first).narrow(2, 1, P);
-    EXPECT_TRUE(torch::allclose(r->attention[l].to(torch::kFloat64), expected, 1e-4, 1e-5)) << "layer " << l;
+    EXPECT_TRUE(torch::allclose(att[l].to(torch::kFloat64), expected, 1e-4, 1e-5)) << "layer " << l;
   }
   // Probabilities over all keys sum to 1, so the image share of each row is at most 1.
-  EXPECT_LE(r->attention.sum(3).max().item<double>(), 1.0 + 1e-5);
-  EXPECT_GT(r->attention.sum().item<double>(), 0.0);
+  EXPECT_LE(att.sum(3).max().item<double>(), 1.0 + 1e-5);
+  EXPECT_GT(att.sum().item<double>(), 0.0);
 }
 
 TEST(AblationAttention, InterventionsLeaveTheReturnedAttentionUntouched) {
@@ -121,7 +138,7 @@ TEST(AblationAttention, InterventionsLeaveTheReturnedAttentionUntouched) {
   const auto a = service.run_live(plain);
   const auto b = service.run_live(edited);
   ASSERT_TRUE(a.attention.defined() && b.attention.defined());
-  EXPECT_TRUE(torch::equal(a.attention, b.attention));
+  EXPECT_TRUE(torch::equal(attention_tensor(a.attention), attention_tensor(b.attention)));
   EXPECT_GT(std::abs(b.baseline.p_yes - b.intervened.p_yes), 1e-7) << "the edits do change the answer";
   EXPECT_DOUBLE_EQ(a.baseline.p_yes, b.baseline.p_yes);
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/ablation/live_query.h"
+#include "core/ablation/live_query_torch.h"
 #include "core/common/error.h"
 #include "tests/test_ablation_util.h"
 
@@ -30,7 +31,7 @@ LiveServiceConfig config_of(const TinyWorld& w) {
 LiveQuery query_of(const TinyWorld& w, const YesNoItem& it) {
   LiveQuery q;
   q.prompt_ids = it.prompt_ids;
-  if (it.image >= 0) q.pixels = w.pixels[it.image];
+  if (it.image >= 0) q.image = model_image(w.pixels[it.image]);
   q.interventions.ablate_features = {{0, 5}, {1, 2}};
   q.interventions.ablate_heads = {{1, 0, HeadAblationMode::kZero}};
   q.watch = {{0, 5}, {1, 2}, {1, 9}};
@@ -176,7 +177,7 @@ TEST(AblationLive, FailuresAreResultsNotCrashes) {
   const auto w = make_tiny_world(0);
   LiveQueryService service(config_of(w));
   LiveQuery bad = query_of(w, w.items[0]);
-  bad.pixels = at::Tensor();  // the prompt still holds the image marker
+  bad.image = nullptr;  // the prompt still holds the image marker
   const auto id = service.submit(bad);
   const auto r = service.wait_live(id, 30);
   ASSERT_TRUE(r);

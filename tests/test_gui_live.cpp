@@ -1,4 +1,4 @@
-// The live views' logic without ImGui (ui/live_views, ui/live_session): attention maps
+// The live views' logic without ImGui (ui/live_views, core/pipeline/live_session): attention maps
 // and colormap ranges from a live result, toggles as interventions, the --ablate and
 // overlay flags; on the micro world: asynchronous loading and its failures as one line,
 // the live attention against a direct engine forward, toggled ablations that must
@@ -6,8 +6,6 @@
 // cancel, and image files that fail or open.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <ATen/ATen.h>
 
 #include <cmath>
 #include <filesystem>
@@ -27,11 +25,17 @@ namespace {
 // A result holding attention [2 layers, 2 heads, 3 rows, 4 patches] = l*100 + h*10 + r + p/10.
 LiveResult live_test_result() {
   LiveResult r;
-  r.attention = at::zeros({2, 2, 3, 4}, at::kFloat);
+  r.attention.layers = 2;
+  r.attention.heads = 2;
+  r.attention.queries = 3;
+  r.attention.patches = 4;
+  r.attention.values.assign(2 * 2 * 3 * 4, 0.0f);
   for (int l = 0; l < 2; ++l)
     for (int h = 0; h < 2; ++h)
       for (int q = 0; q < 3; ++q)
-        for (int p = 0; p < 4; ++p) r.attention[l][h][q][p] = l * 100 + h * 10 + q + 0.1 * p;
+        for (int p = 0; p < 4; ++p)
+          r.attention.values[static_cast<size_t>(((l * 2 + h) * 3 + q) * 4 + p)] =
+              static_cast<float>(l * 100 + h * 10 + q + 0.1 * p);
   r.attention_first = 5;
   return r;
 }
@@ -66,6 +70,10 @@ TEST(GuiLive, AttentionMapsReadTheChosenRows) {
   EXPECT_EQ(attention_map(r, 2, 0, 2, AttentionRows::kLast).grid, 0);
   EXPECT_EQ(attention_map(r, 3, 0, 0, AttentionRows::kLast).grid, 0);
   EXPECT_EQ(attention_map(LiveResult{}, 2, 0, 0, AttentionRows::kLast).grid, 0);
+  // Nor when the values do not fill the shape they claim.
+  LiveResult short_values = r;
+  short_values.attention.values.pop_back();
+  EXPECT_EQ(attention_map(short_values, 2, 0, 0, AttentionRows::kLast).grid, 0);
 }
 
 TEST(GuiLive, OverlayRangesFollowTheScale) {

@@ -1,6 +1,5 @@
 #include "ui/live_views.h"
 
-#include <ATen/core/Tensor.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -34,12 +33,13 @@ AttentionMap attention_map(const LiveResult& result, int grid, int layer, int he
   AttentionMap map;
   map.layer = layer;
   map.head = head;
-  const at::Tensor& a = result.attention;  // (L, H, Q, P)
-  if (!a.defined() || a.dim() != 4 || grid <= 0 || a.size(3) != static_cast<int64_t>(grid) * grid) return map;
-  if (layer < 0 || layer >= a.size(0) || head < 0 || head >= a.size(1) || a.size(2) == 0) return map;
-  const int64_t q = a.size(2), p = a.size(3);
-  // The tensor is contiguous float32 on the CPU (LiveResult's contract): plain reads.
-  const float* base = a.data_ptr<float>() + (static_cast<int64_t>(layer) * a.size(1) + head) * q * p;
+  const AttentionPatterns& a = result.attention;  // (L, H, Q, P)
+  if (!a.defined() || grid <= 0 || a.patches != static_cast<int64_t>(grid) * grid) return map;
+  if (layer < 0 || layer >= a.layers || head < 0 || head >= a.heads || a.queries == 0) return map;
+  const int64_t q = a.queries, p = a.patches;
+  if (static_cast<int64_t>(a.values.size()) != a.layers * a.heads * q * p) return map;  // not the shape it says
+  // Row-major (L, H, Q, P): the head's Q rows of P values follow each other.
+  const float* base = a.row(layer, head, 0);
   map.grid = grid;
   map.values.assign(static_cast<size_t>(p), 0.0f);
   if (rows == AttentionRows::kMeanText) {
@@ -187,7 +187,7 @@ void LiveViews::update(TaskList& tasks) {
                          features_on_ != query_features_ || heads_on_ != query_heads_;
     if (changed) {
       LiveQuery q;
-      q.pixels = image->pixels;
+      q.image = image->input;
       q.prompt_ids = prompt_;
       q.interventions = interventions();
       q.top_k = 5;

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "ui/live_session.h"
+#include "core/pipeline/live_session.h"
 #include "ui/plot/colormap.h"
 #include "ui/snapshot.h"
 #include "ui/task_list.h"

@@ -299,7 +299,7 @@ void draw_overlays_view(AppState& state) {
   report.prompt = live.prompt();
   report.rows = live.rows == AttentionRows::kLast ? "last" : live.rows == AttentionRows::kMeanText ? "mean" : "token";
   report.query_row = result && result->attention.defined()
-                         ? (live.rows == AttentionRows::kLast ? result->attention.size(2) - 1 : row)
+                         ? (live.rows == AttentionRows::kLast ? result->attention.queries - 1 : row)
                          : -1;
   report.alpha = live.style.alpha;
   report.colormap = plot::colormap_name(live.style.colormap);

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <set>
 
+#include "core/ablation/live_query_torch.h"
 #include "core/common/constants.h"
 #include "core/common/error.h"
 
@@ -50,16 +51,32 @@ constexpr uint64_t kKeepIds = 256;
 
 }  // namespace
 
-LiveQueryService::LiveQueryService(LiveServiceConfig config) : config_(std::move(config)) {
-  check(config_.model != nullptr, "live query service: no model given");
-  check(config_.eval.batch_size > 0, "live query service: eval.batch_size must be positive, got {}",
-        config_.eval.batch_size);
-  check(config_.max_reeval_items > 0, "live query service: max_reeval_items must be positive, got {}",
-        config_.max_reeval_items);
+ModelImagePtr model_image(at::Tensor pixels) {
+  if (!pixels.defined()) return nullptr;
+  return std::make_shared<const ModelImage>(ModelImage{std::move(pixels)});
+}
+
+at::Tensor attention_tensor(const AttentionPatterns& patterns) {
+  if (!patterns.defined()) return at::Tensor();
+  const int64_t n = patterns.layers * patterns.heads * patterns.queries * patterns.patches;
+  check(static_cast<int64_t>(patterns.values.size()) == n, "attention patterns: {} values for shape [{}, {}, {}, {}]",
+        patterns.values.size(), patterns.layers, patterns.heads, patterns.queries, patterns.patches);
+  auto out = torch::empty({patterns.layers, patterns.heads, patterns.queries, patterns.patches}, torch::kFloat32);
+  std::copy(patterns.values.begin(), patterns.values.end(), out.data_ptr<float>());
+  return out;
+}
+
+LiveQueryService::LiveQueryService(LiveServiceConfig config)
+    : config_(std::make_unique<const LiveServiceConfig>(std::move(config))) {
+  check(config_->model != nullptr, "live query service: no model given");
+  check(config_->eval.batch_size > 0, "live query service: eval.batch_size must be positive, got {}",
+        config_->eval.batch_size);
+  check(config_->max_reeval_items > 0, "live query service: max_reeval_items must be positive, got {}",
+        config_->max_reeval_items);
   // Validates the answer tokens now rather than on the first query.
-  const auto vocab = config_.model->config().text.vocab_size;
-  check(!config_.answers.yes.empty() && !config_.answers.no.empty(), "live query service: empty answer tokens");
-  for (const auto* list : {&config_.answers.yes, &config_.answers.no}) {
+  const auto vocab = config_->model->config().text.vocab_size;
+  check(!config_->answers.yes.empty() && !config_->answers.no.empty(), "live query service: empty answer tokens");
+  for (const auto* list : {&config_->answers.yes, &config_->answers.no}) {
     for (int64_t id : *list) {
       check(id >= 0 && id < vocab, "live query service: answer token {} is outside the vocabulary [0, {})", id, vocab);
     }
@@ -208,20 +225,22 @@ void LiveQueryService::resume() {
 
 LiveResult LiveQueryService::run_live(const LiveQuery& query) const {
   const auto t0 = Clock::now();
-  const VisionLanguageModel& model = *config_.model;
+  const VisionLanguageModel& model = *config_->model;
   const auto& ids = query.prompt_ids;
   check(!ids.empty(), "live query: empty prompt");
+  // The image's pixels; undefined for a text-only prompt.
+  const at::Tensor pixels = query.image ? query.image->pixels : at::Tensor();
   const auto markers = std::count(ids.begin(), ids.end(), kImageTokenIndex);
-  check(markers == (query.pixels.defined() ? 1 : 0), "live query: {} image markers in the prompt but {} image",
-        markers, query.pixels.defined() ? "an" : "no");
+  check(markers == (pixels.defined() ? 1 : 0), "live query: {} image markers in the prompt but {} image",
+        markers, pixels.defined() ? "an" : "no");
   check(query.top_k >= 1, "live query: top_k must be >= 1, got {}", query.top_k);
   torch::NoGradGuard guard;
   // One image encoding serves both rows.
   PreparedBatch batch;
-  if (query.pixels.defined()) {
-    const auto px = query.pixels.dim() == 3 ? query.pixels.unsqueeze(0) : query.pixels;
+  if (pixels.defined()) {
+    const auto px = pixels.dim() == 3 ? pixels.unsqueeze(0) : pixels;
     check(px.dim() == 4 && px.size(0) == 1, "live query: pixels must be [3, S, S] or [1, 3, S, S], got {}",
-          c10::str(query.pixels.sizes()));
+          c10::str(pixels.sizes()));
     const auto tokens = model.encode_images(px);  // (1, P, D)
     batch = prepare_with_image_tokens(model, {ids, ids}, torch::cat({tokens, tokens}, 0));
   } else {
@@ -231,21 +250,21 @@ LiveResult LiveQueryService::run_live(const LiveQuery& query) const {
   request.logits = LogitsMode::kLast;
   std::vector<std::string> watch_hooks;
   for (const auto& f : query.watch) {
-    const auto it = config_.resources.saes.find(f.layer);
-    check(it != config_.resources.saes.end() && it->second, "live query: watched feature L{} F{} has no SAE", f.layer,
+    const auto it = config_->resources.saes.find(f.layer);
+    check(it != config_->resources.saes.end() && it->second, "live query: watched feature L{} F{} has no SAE", f.layer,
           f.feature);
     check(f.feature >= 0 && f.feature < it->second->d_sae(), "live query: watched feature {} is outside layer {}'s [0, {})",
           f.feature, f.layer, it->second->d_sae());
     watch_hooks.push_back(sae_hook(*it->second, f.layer));
     request.capture.insert(watch_hooks.back());
   }
-  add_interventions(request, query.interventions, config_.resources, model, {1});
+  add_interventions(request, query.interventions, config_->resources, model, {1});
   // Attention onto the image keys, row 0 only: [H, Q, P] per layer, copied out by a
   // read-only edit (it returns the pattern unchanged).
   std::vector<at::Tensor> attention;
   int64_t first = -1, n_image = 0;
   if (query.attention) {
-    check(query.pixels.defined(), "live query: attention patterns were asked for but the prompt has no image");
+    check(pixels.defined(), "live query: attention patterns were asked for but the prompt has no image");
     const int64_t offset = batch.image_offsets.at(0);
     n_image = model.image_tokens();
     first = offset + n_image;
@@ -263,11 +282,11 @@ LiveResult LiveQueryService::run_live(const LiveQuery& query) const {
   }
   const auto out = model.forward(batch, request);
   const auto probs = torch::softmax(out.logits.to(torch::kFloat32), 1).to(torch::kCPU);  // (2, V)
-  const auto yes = torch::tensor(config_.answers.yes, torch::kInt64);
-  const auto no = torch::tensor(config_.answers.no, torch::kInt64);
+  const auto yes = torch::tensor(config_->answers.yes, torch::kInt64);
+  const auto no = torch::tensor(config_->answers.no, torch::kInt64);
   const int64_t k = std::min<int64_t>(query.top_k, probs.size(1));
   const auto text_of = [&](int64_t id) {
-    return config_.token_text ? config_.token_text(id) : "<" + std::to_string(id) + ">";
+    return config_->token_text ? config_->token_text(id) : "<" + std::to_string(id) + ">";
   };
   const auto text_mask = batch.token_types.eq(kTokenText);  // (2, T)
   LiveResult result;
@@ -292,13 +311,19 @@ LiveResult LiveQueryService::run_live(const LiveQuery& query) const {
       auto& h = h_by_hook[watch_hooks[w]];
       if (!h.defined()) {
         const auto x = out.at(watch_hooks[w])[row].index({text_mask[row]});  // (n_text, D)
-        h = x.size(0) > 0 ? config_.resources.saes.at(f.layer)->encode(x) : at::Tensor();
+        h = x.size(0) > 0 ? config_->resources.saes.at(f.layer)->encode(x) : at::Tensor();
       }
       a.watch_max.push_back(h.defined() && h.size(0) > 0 ? h.select(1, f.feature).max().item<double>() : 0.0);
     }
   }
   if (query.attention) {
-    result.attention = torch::stack(attention, 0).contiguous();  // (L, H, Q, P)
+    const auto stacked = torch::stack(attention, 0).to(torch::kCPU, torch::kFloat32).contiguous();  // (L, H, Q, P)
+    AttentionPatterns& a = result.attention;
+    a.layers = stacked.size(0);
+    a.heads = stacked.size(1);
+    a.queries = stacked.size(2);
+    a.patches = stacked.size(3);
+    a.values.assign(stacked.data_ptr<float>(), stacked.data_ptr<float>() + stacked.numel());
     result.attention_first = first;
   }
   result.seconds = seconds_since(t0);
@@ -333,11 +358,11 @@ ReevalResult LiveQueryService::run_reeval(const ReevalQuery& query, const std::s
                                           Progress& progress) {
   const auto t0 = Clock::now();
   Pool& pool = *pool_ptr;
-  const VisionLanguageModel& model = *config_.model;
+  const VisionLanguageModel& model = *config_->model;
   const auto n_pool = static_cast<int64_t>(pool.items.size());
   const auto n = static_cast<int64_t>(query.items.size());
   check(n > 0, "re-evaluation: no items given");
-  check(n <= config_.max_reeval_items, "re-evaluation: {} items requested, at most {}", n, config_.max_reeval_items);
+  check(n <= config_->max_reeval_items, "re-evaluation: {} items requested, at most {}", n, config_->max_reeval_items);
   for (int64_t i : query.items) {
     check(i >= 0 && i < n_pool, "re-evaluation: item {} is outside the pool of {}", i, n_pool);
   }
@@ -373,7 +398,7 @@ ReevalResult LiveQueryService::run_reeval(const ReevalQuery& query, const std::s
         if (!pool.image_tokens.count(img)) missing.push_back(img);
       }
       std::map<int64_t, at::Tensor> fresh;
-      const auto bs = static_cast<size_t>(config_.eval.batch_size);
+      const auto bs = static_cast<size_t>(config_->eval.batch_size);
       for (size_t s = 0; s < missing.size(); s += bs) {
         between_batches();
         const std::vector<int64_t> chunk(missing.begin() + static_cast<std::ptrdiff_t>(s),
@@ -386,11 +411,11 @@ ReevalResult LiveQueryService::run_reeval(const ReevalQuery& query, const std::s
       if (!fresh.empty()) {
         const int64_t per_image = fresh.begin()->second.numel() * fresh.begin()->second.element_size();
         const int64_t add = per_image * static_cast<int64_t>(fresh.size());
-        if (pool.cached_bytes + add > config_.image_cache_bytes) {  // simplest eviction: start over
+        if (pool.cached_bytes + add > config_->image_cache_bytes) {  // simplest eviction: start over
           pool.image_tokens.clear();
           pool.cached_bytes = 0;
         }
-        if (add <= config_.image_cache_bytes) {
+        if (add <= config_->image_cache_bytes) {
           for (const auto& [img, t] : fresh) pool.image_tokens[img] = t;
           pool.cached_bytes += add;
         }
@@ -409,7 +434,7 @@ ReevalResult LiveQueryService::run_reeval(const ReevalQuery& query, const std::s
   };
 
   // Scores pool items `which` under `set`, one forward pass at a time, in length order.
-  EvalOptions eval = config_.eval;
+  EvalOptions eval = config_->eval;
   eval.begin_progress = false;
   auto score = [&](std::vector<int64_t> which, const InterventionSet& set) {
     std::stable_sort(which.begin(), which.end(), [&](int64_t a, int64_t b) {
@@ -422,7 +447,7 @@ ReevalResult LiveQueryService::run_reeval(const ReevalQuery& query, const std::s
       std::vector<YesNoItem> chunk;
       const size_t e = std::min(which.size(), s + bs);
       for (size_t j = s; j < e; ++j) chunk.push_back(local_item(which[j]));
-      const auto scores = score_yes_no(model, chunk, images, set, config_.resources, config_.answers, eval, progress);
+      const auto scores = score_yes_no(model, chunk, images, set, config_->resources, config_->answers, eval, progress);
       for (size_t j = s; j < e; ++j) out[which[j]] = scores[j - s];
     }
     return out;

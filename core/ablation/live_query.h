@@ -9,13 +9,16 @@
 // forward pass); submitting a re-evaluation replaces a pending one and cancels a running
 // one at its next batch. Live queries go first, also between the batches of a running
 // re-evaluation, so a slider drag stays interactive while a re-evaluation runs.
+//
+// No torch in this header: queries and results are plain data (an image is an opaque
+// ModelImage handle, attention a float array with its shape), so the explorer's UI can
+// submit and read them without the engine's headers. What needs torch (the service's
+// model and SAEs, making a ModelImage from a tensor, the attention as a tensor) is in
+// core/ablation/live_query_torch.h.
 #pragma once
-
-#include <ATen/core/Tensor.h>
 
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,29 +27,39 @@
 #include <thread>
 #include <vector>
 
-#include "core/ablation/interventions.h"
-#include "core/ablation/yes_no_eval.h"
+#include "core/ablation/intervention_set.h"
+#include "core/ablation/yes_no_types.h"
 #include "core/common/progress.h"
-#include "core/model/model.h"
 
 namespace sightline {
 
-struct LiveServiceConfig {
-  const VisionLanguageModel* model = nullptr;  // must outlive the service
-  InterventionResources resources;             // SAEs for ablation, steering and watched features
-  AnswerTokens answers;
-  // The tokenizer's token_text, for answer and top-k texts; empty: "<id>".
-  std::function<std::string(int64_t)> token_text;
-  // Re-evaluation batching. One batch is also the longest a live query waits behind a
-  // running re-evaluation: 16 keeps that under ~100 ms on 2 CPU cores for the world's VLM.
-  EvalOptions eval{16};
-  int64_t max_reeval_items = 500;
-  int64_t image_cache_bytes = int64_t{256} << 20;  // encoded pool images kept across re-evaluations
+// The service's model, SAEs and answer tokens (core/ablation/live_query_torch.h).
+struct LiveServiceConfig;
+// The pool's images as tensors (core/ablation/yes_no_eval.h).
+struct ItemImages;
+
+// A preprocessed image as the model's vision tower takes it: [3, S, S] or [1, 3, S, S]
+// float32 pixels. Opaque here: core makes one (model_image() in live_query_torch.h, or
+// core/pipeline/live_session's images) and the holder only passes it back in a LiveQuery.
+struct ModelImage;
+using ModelImagePtr = std::shared_ptr<const ModelImage>;
+
+// Attention probabilities [layers, heads, queries, patches] as a plain row-major array.
+struct AttentionPatterns {
+  int64_t layers = 0, heads = 0, queries = 0, patches = 0;
+  std::vector<float> values;  // layers * heads * queries * patches, row-major
+  // Patterns were returned (the shape is set; queries may still be 0).
+  bool defined() const { return layers > 0; }
+  // The `patches` values of (layer, head, query row), or nullptr when one is out of range.
+  const float* row(int64_t layer, int64_t head, int64_t query) const {
+    if (layer < 0 || layer >= layers || head < 0 || head >= heads || query < 0 || query >= queries) return nullptr;
+    return values.data() + ((layer * heads + head) * queries + query) * patches;
+  }
 };
 
 struct LiveQuery {
-  at::Tensor pixels;                // [3, S, S] or [1, 3, S, S]; undefined for a text-only prompt
-  std::vector<int64_t> prompt_ids;  // one kImageTokenIndex exactly when pixels are given
+  ModelImagePtr image;              // null for a text-only prompt
+  std::vector<int64_t> prompt_ids;  // one kImageTokenIndex exactly when an image is given
   InterventionSet interventions;
   std::vector<SaeFeature> watch;    // features whose activations are reported
   int top_k = 10;
@@ -78,11 +91,11 @@ struct LiveAnswer {
 struct LiveResult {
   uint64_t id = 0;
   LiveAnswer baseline, intervened;
-  // With LiveQuery::attention: [layers, heads, Q, P] float32 CPU, contiguous: the attention
-  // probabilities of the baseline row (no interventions) from each query position after
-  // the image block (Q of them: the prompt's ids after the image marker, in order) onto
-  // the P image positions (row-major patch grid). Undefined otherwise.
-  at::Tensor attention;
+  // With LiveQuery::attention: [layers, heads, Q, P]: the attention probabilities of the
+  // baseline row (no interventions) from each query position after the image block (Q of
+  // them: the prompt's ids after the image marker, in order) onto the P image positions
+  // (row-major patch grid). Not defined() otherwise.
+  AttentionPatterns attention;
   // Prepared-batch position of attention query row 0 (= image offset + P); -1 without.
   // Prompt id i (i > the marker's index m) is query row i - m - 1.
   int64_t attention_first = -1;
@@ -114,6 +127,7 @@ std::string to_string(RequestState state);
 class LiveQueryService {
  public:
   // Starts the worker. Throws when config.model is null or the answer tokens are invalid.
+  // (Callers include core/ablation/live_query_torch.h for the config.)
   explicit LiveQueryService(LiveServiceConfig config);
   // Supersedes pending work, cancels a running re-evaluation and joins the worker.
   ~LiveQueryService();
@@ -158,7 +172,7 @@ class LiveQueryService {
   ReevalResult run_reeval(const ReevalQuery& query, const std::shared_ptr<Pool>& pool, Progress& progress);
   void set_state(uint64_t id, RequestState state);  // lock held
 
-  LiveServiceConfig config_;
+  std::unique_ptr<const LiveServiceConfig> config_;  // in a pointer: its type needs torch
   int threads_ = 1;
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // the worker waits on it

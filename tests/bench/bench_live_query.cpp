@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/ablation/live_query.h"
+#include "core/ablation/live_query_torch.h"
 #include "core/ablation/yes_no_eval.h"
 #include "core/common/runtime.h"
 #include "core/model/model.h"
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
 
   LiveQuery q;
   q.prompt_ids = items[0].prompt_ids;
-  q.pixels = pixels[items[0].image];
+  q.image = model_image(pixels[items[0].image]);
   q.interventions.ablate_features = {{3, 17}, {3, 200}};
   q.interventions.ablate_heads = {{2, 1, HeadAblationMode::kZero}};
   q.watch = {{1, 5}, {3, 17}, {3, 200}, {5, 9}};

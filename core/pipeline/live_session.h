@@ -6,9 +6,11 @@
 // runs on a task thread; afterwards the session is shared read-only by the UI thread
 // (prompts, token texts, lists) and task threads (images), and every forward pass runs
 // on the service's worker thread.
+//
+// No torch in this header: the explorer's UI (ui/live_views) reads the session's plain
+// data and passes its images (opaque ModelImage handles) back in live queries; the torch
+// work stays in live_session.cpp and core/ablation.
 #pragma once
-
-#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <memory>
@@ -19,11 +21,9 @@
 #include "core/common/progress.h"
 
 namespace sightline {
+
 class PipelineContext;
 class Sae;
-}  // namespace sightline
-
-namespace sightline::ui {
 
 // Where the live model comes from. With a store, the run's options name the sources
 // (world_dir, when set, replaces them) and give the spatial features, their adapted SAEs
@@ -47,14 +47,15 @@ struct LiveStatement {
   std::vector<int64_t> prompt_ids;  // the statement prompt the pipeline scores
 };
 
-// An image as the model sees it: the preprocessed [3, S, S] input and the same pixels
-// un-normalised to RGB for display, so the patch grid lies exactly over it.
+// An image as the model sees it: the preprocessed [3, S, S] input (opaque: it goes back to
+// the service in a LiveQuery) and the same pixels un-normalised to RGB for display, so the
+// patch grid lies exactly over it.
 struct LiveImage {
   std::string label;         // "VSR test 12: <caption>" or the file's path
   int64_t statement = -1;    // the statement shown, or -1 for a file
   int width = 0, height = 0;
   std::vector<uint8_t> rgb;  // width * height * 3, rows top-down
-  at::Tensor pixels;         // [3, S, S] float32, the model's input
+  ModelImagePtr input;       // [3, S, S] float32, the model's input
   uint64_t version = 0;      // unique per prepared image
 };
 
@@ -128,7 +129,6 @@ class LiveSession {
 
  private:
   LiveSession();
-  LiveImage image_of(const at::Tensor& pixels) const;
 
   std::unique_ptr<PipelineContext> context_;
   std::vector<std::unique_ptr<Sae>> saes_;
@@ -148,4 +148,4 @@ class LiveSession {
   std::vector<bool> pool_control_;
 };
 
-}  // namespace sightline::ui
+}  // namespace sightline

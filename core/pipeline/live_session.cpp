@@ -1,4 +1,4 @@
-#include "ui/live_session.h"
+#include "core/pipeline/live_session.h"
 
 #include <ATen/ATen.h>
 #include <torch/types.h>
@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 
+#include "core/ablation/live_query_torch.h"
 #include "core/common/constants.h"
 #include "core/common/error.h"
 #include "core/image/image.h"
@@ -26,7 +27,7 @@
 
 namespace fs = std::filesystem;
 
-namespace sightline::ui {
+namespace sightline {
 
 namespace {
 
@@ -77,6 +78,24 @@ std::vector<LiveHead> live_session_rank_heads(const std::vector<std::vector<Head
                    [](const LiveHead& a, const LiveHead& b) { return a.mean_abs_score > b.mean_abs_score; });
   if (static_cast<int>(out.size()) > keep) out.resize(static_cast<size_t>(keep));
   return out;
+}
+
+// An image for display and for the model: pixels [3, S, S] (normalised with mean / std)
+// as the model's input, un-normalised to RGB for display.
+LiveImage live_session_image(const at::Tensor& pixels, const std::vector<double>& image_mean,
+                             const std::vector<double>& image_std) {
+  torch::NoGradGuard guard;
+  const auto px = pixels.to(torch::kCPU, torch::kFloat32).contiguous();
+  const auto mean = torch::tensor(image_mean, torch::kFloat64).to(torch::kFloat32).view({3, 1, 1});
+  const auto std = torch::tensor(image_std, torch::kFloat64).to(torch::kFloat32).view({3, 1, 1});
+  const ImageU8 shown = tensor_to_image(px * std + mean);
+  LiveImage image;
+  image.width = shown.width;
+  image.height = shown.height;
+  image.rgb = shown.rgb;
+  image.input = model_image(px);
+  image.version = ++g_live_image_version;
+  return image;
 }
 
 }  // namespace
@@ -240,26 +259,11 @@ std::shared_ptr<LiveSession> LiveSession::load(const LiveSources& sources, Progr
   return s;
 }
 
-LiveImage LiveSession::image_of(const at::Tensor& pixels) const {
-  torch::NoGradGuard guard;
-  const auto px = pixels.to(torch::kCPU, torch::kFloat32).contiguous();
-  const auto mean = torch::tensor(image_mean_, torch::kFloat64).to(torch::kFloat32).view({3, 1, 1});
-  const auto std = torch::tensor(image_std_, torch::kFloat64).to(torch::kFloat32).view({3, 1, 1});
-  const ImageU8 shown = tensor_to_image(px * std + mean);
-  LiveImage image;
-  image.width = shown.width;
-  image.height = shown.height;
-  image.rgb = shown.rgb;
-  image.pixels = px;
-  image.version = ++g_live_image_version;
-  return image;
-}
-
 LiveImage LiveSession::statement_image(int64_t index) const {
   check(index >= 0 && index < static_cast<int64_t>(statements_.size()), "VSR statement {} is out of range [0, {})",
         index, statements_.size());
   const LiveStatement& st = statements_[static_cast<size_t>(index)];
-  LiveImage image = image_of(context_->dataset(DataSplit::kVsr).pixels(st.image));
+  LiveImage image = live_session_image(context_->dataset(DataSplit::kVsr).pixels(st.image), image_mean_, image_std_);
   image.label = fmt::format("VSR {}: {}", index, st.text);
   image.statement = index;
   return image;
@@ -274,7 +278,7 @@ LiveImage LiveSession::file_image(const std::string& path) const {
     pre.std[c] = static_cast<float>(image_std_.at(c));
     pre.pad_color[c] = static_cast<uint8_t>(image_mean_.at(c) * 255.0);  // LLaVA: int(mean * 255)
   }
-  LiveImage image = image_of(preprocess_clip(load_image(path), pre));
+  LiveImage image = live_session_image(preprocess_clip(load_image(path), pre), image_mean_, image_std_);
   image.label = path;
   return image;
 }
@@ -339,4 +343,4 @@ std::vector<RelationAccuracy> LiveSession::relation_accuracy(const ReevalResult&
   return out;
 }
 
-}  // namespace sightline::ui
+}  // namespace sightline
