@@ -456,6 +456,14 @@ TEST(CliBadInputs, CatalogueEachFailsCleanlyWithAOneLineError) {
                    "world build --preset micro --out " + q(d + "/w") + " --config " +
                        q(file("w-key.json", R"({"lm": {"hiden_size": 8}})")),
                    "w-key.json", "hiden_size"});
+  cases.push_back({"world build config tunes an unknown skill",
+                   "world build --preset micro --out " + q(d + "/w") + " --config " +
+                       q(file("w-skill.json", R"({"tune_skills": ["existence", "colours"]})")),
+                   "w-skill.json", "tune_skills' names 'colours'"});
+  cases.push_back({"world build config with no turns per sequence",
+                   "world build --preset micro --out " + q(d + "/w") + " --config " +
+                       q(file("w-turns.json", R"({"tune_items_per_sequence": 0})")),
+                   "w-turns.json", "tune_items_per_sequence' is 0"});
   cases.push_back({"world build unknown preset", "world build --preset huge --out " + q(d + "/w"), "--preset", ""});
   cases.push_back({"world data config not JSON",
                    "world data --out " + q(d + "/wd") + " --config " + q(file("wd-json.json", "{\"n_train\": ")),

@@ -15,6 +15,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/train/lm_loss.h"
 #include "core/train/patch_targets.h"
+#include "core/world/relations.h"
 #include "core/train/schedule.h"
 #include "core/train/world_recipe.h"
 #include "tests/model_fixture.h"
@@ -59,6 +60,54 @@ TEST(PatchTargets, DominantObjectCellsAndFlags) {
   EXPECT_GT(overlap, 0.f);
   EXPECT_GT(contact, 0.f);
   EXPECT_EQ(u.colours_present[static_cast<size_t>(2 * 8 + 6) * 8 + static_cast<size_t>(Colour::Blue)], 1.f);
+}
+
+// The relational targets agree with the datasets' geometry (relations.h): a red square
+// far left of a green circle; every patch of the square holds "left of green" true and
+// "right of green" false, nothing about colours absent from the scene, and nothing on
+// background patches.
+TEST(PatchTargets, RelationsOfTheDominantObjectByColour) {
+  WorldOptions world;
+  Scene scene;
+  scene.objects.push_back(make_object(Shape::Square, Colour::Red, SizeClass::Large, 12.f, 32.f, 0));
+  scene.objects.push_back(make_object(Shape::Circle, Colour::Green, SizeClass::Large, 52.f, 32.f, 1));
+  PatchTargetSpec spec;
+  spec.relations = true;
+  const auto t = patch_targets(scene, world, spec);
+  ASSERT_EQ(t.n_relations, static_cast<int>(relation_table().size()));
+  const size_t width = relation_table().size() * static_cast<size_t>(spec.n_colours);
+  ASSERT_EQ(t.relation.size(), 64 * width);
+  const SceneGeometry geometry(scene, world);
+  auto at = [&](const std::vector<float>& v, int p, Relation r, Colour c) {
+    return v[static_cast<size_t>(p) * width + static_cast<size_t>(r) * spec.n_colours + static_cast<size_t>(c)];
+  };
+  int square_patches = 0;
+  for (int p = 0; p < 64; ++p) {
+    if (t.object[p] == 0) {
+      ++square_patches;
+      EXPECT_EQ(at(t.relation_known, p, Relation::LeftOf, Colour::Green), 1.f);
+      EXPECT_EQ(at(t.relation, p, Relation::LeftOf, Colour::Green), 1.f);
+      EXPECT_EQ(at(t.relation_known, p, Relation::RightOf, Colour::Green), 1.f);
+      EXPECT_EQ(at(t.relation, p, Relation::RightOf, Colour::Green), 0.f);
+      EXPECT_EQ(at(t.relation, p, Relation::FarFrom, Colour::Green), 1.f);
+      EXPECT_EQ(at(t.relation_known, p, Relation::LeftOf, Colour::Blue), 0.f);  // no blue object
+      for (const auto& info : relation_table()) {
+        const Truth truth = geometry.relation(info.relation, 0, 1);
+        EXPECT_EQ(at(t.relation_known, p, info.relation, Colour::Green), truth == Truth::Ambiguous ? 0.f : 1.f)
+            << info.name;
+        if (truth != Truth::Ambiguous) {
+          EXPECT_EQ(at(t.relation, p, info.relation, Colour::Green), truth == Truth::True ? 1.f : 0.f) << info.name;
+        }
+      }
+    } else if (t.object[p] == 1) {
+      EXPECT_EQ(at(t.relation, p, Relation::RightOf, Colour::Red), 1.f);
+    } else {
+      for (size_t k = 0; k < width; ++k) EXPECT_EQ(t.relation_known[static_cast<size_t>(p) * width + k], 0.f);
+    }
+  }
+  EXPECT_GT(square_patches, 4);
+  // Without the option the targets are empty.
+  EXPECT_TRUE(patch_targets(scene, world, {}).relation.empty());
 }
 
 TEST(LmLoss, CountsOnlyMarkedTargetsWithImagesExpanded) {

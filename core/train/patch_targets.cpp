@@ -4,6 +4,7 @@
 
 #include "core/common/error.h"
 #include "core/world/raster.h"
+#include "core/world/relations.h"
 #include "core/world/render.h"
 
 namespace sightline {
@@ -80,6 +81,35 @@ PatchTargets patch_targets(const Scene& scene, const WorldOptions& world, const 
       t.cell_y[p] = 1 + grid_cell(o.y, world);
       t.facing[p] = o.facing == Facing::None ? 0 : static_cast<int64_t>(o.facing);
       t.character[p] = character_class(o.text);
+    }
+  }
+  if (spec.relations) {
+    // The same geometry the datasets judge their statements by (relations.h).
+    const SceneGeometry geometry(scene, world);
+    const auto& table = relation_table();
+    t.n_relations = static_cast<int>(table.size());
+    const size_t width = table.size() * static_cast<size_t>(spec.n_colours);
+    t.relation.assign(static_cast<size_t>(P) * width, 0.f);
+    t.relation_known.assign(static_cast<size_t>(P) * width, 0.f);
+    // Per object, its row of targets; patches copy their dominant object's row.
+    std::vector<std::vector<float>> truth(n, std::vector<float>(width, 0.f)), known = truth;
+    for (size_t a = 0; a < n; ++a) {
+      for (size_t b = 0; b < n; ++b) {
+        if (a == b) continue;
+        const size_t c = static_cast<size_t>(scene.objects[b].colour);
+        for (size_t r = 0; r < table.size(); ++r) {
+          const Truth v = geometry.relation(table[r].relation, a, b);
+          if (v == Truth::Ambiguous) continue;
+          known[a][r * spec.n_colours + c] = 1.f;
+          truth[a][r * spec.n_colours + c] = v == Truth::True ? 1.f : 0.f;
+        }
+      }
+    }
+    for (int p = 0; p < P; ++p) {
+      const int o = t.object[p];
+      if (o < 0) continue;
+      std::copy(truth[o].begin(), truth[o].end(), t.relation.begin() + static_cast<ptrdiff_t>(p * width));
+      std::copy(known[o].begin(), known[o].end(), t.relation_known.begin() + static_cast<ptrdiff_t>(p * width));
     }
   }
   return t;

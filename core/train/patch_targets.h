@@ -21,6 +21,8 @@ struct PatchTargetSpec {
   int n_facings = 4;
   int n_chars = 36;    // 'A'-'Z', '0'-'9'
   int min_dominant_pixels = 6;  // fewer visible pixels: the patch has no dominant object
+  // Relational targets (below) for the world's relations against each other colour.
+  bool relations = false;
 };
 
 // Class-index heads (each value in [0, classes)) and multi-label heads (0/1), per patch.
@@ -31,6 +33,12 @@ struct PatchTargets {
   std::vector<float> contact;          // [P]: two objects' visible pixels are 4-adjacent here
   std::vector<float> overlap;          // [P]: two objects' masks cover one pixel here
   std::vector<int> object;             // [P]: index of the dominant object in scene.objects, -1 none
+  // With spec.relations: per patch, relation r of its dominant object A against the object
+  // B of colour c (colours are unique in a scene), at [p, r * n_colours + c]: 1 true, 0
+  // false; relation_known is 1 where that is decided (a dominant object, a B of that
+  // colour, and r(A, B) outside its ambiguous band), else 0 and the target is ignored.
+  int n_relations = 0;
+  std::vector<float> relation, relation_known;  // [P, n_relations * n_colours]
 };
 
 PatchTargets patch_targets(const Scene& scene, const WorldOptions& world, const PatchTargetSpec& spec);

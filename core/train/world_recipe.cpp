@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -99,8 +100,12 @@ nlohmann::json to_json(const WorldPreset& p) {
           {"align_optim", to_json(p.align_optim)},
           {"tune_optim", to_json(p.tune_optim)},
           {"tune_caption_fraction", p.tune_caption_fraction},
+          {"tune_vsr_fraction", p.tune_vsr_fraction},
+          {"tune_items_per_sequence", p.tune_items_per_sequence},
+          {"tune_skills", p.tune_skills},
           {"align_dense_weight", p.align_dense_weight},
           {"lm_grid_fraction", p.lm_grid_fraction},
+          {"vision_relation_targets", p.vision_relation_targets},
           {"eval_scenes", p.eval_scenes},
           {"reuse_base_from", p.reuse_base_from},
           {"sae",
@@ -155,8 +160,20 @@ WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& w
   optim("align_optim", p.align_optim);
   optim("tune_optim", p.tune_optim);
   p.tune_caption_fraction = json_get_or<double>(j, "tune_caption_fraction", p.tune_caption_fraction, where);
+  p.tune_vsr_fraction = json_get_or<double>(j, "tune_vsr_fraction", p.tune_vsr_fraction, where);
+  p.tune_items_per_sequence = json_get_or<int64_t>(j, "tune_items_per_sequence", p.tune_items_per_sequence, where);
+  check(p.tune_items_per_sequence >= 1 && p.tune_items_per_sequence <= 64,
+        "file '{}': field 'tune_items_per_sequence' is {}, expected 1 to 64", where, p.tune_items_per_sequence);
+  p.tune_skills = json_get_or<std::vector<std::string>>(j, "tune_skills", p.tune_skills, where);
+  for (const std::string& skill : p.tune_skills) {
+    static const std::vector<std::string> known{"colour", "shape", "count", "existence", "spatial", "ocr"};
+    check(std::find(known.begin(), known.end(), skill) != known.end(),
+          "file '{}': field 'tune_skills' names '{}' (expected colour, shape, count, existence, spatial, ocr)", where,
+          skill);
+  }
   p.align_dense_weight = json_get_or<double>(j, "align_dense_weight", p.align_dense_weight, where);
   p.lm_grid_fraction = json_get_or<double>(j, "lm_grid_fraction", p.lm_grid_fraction, where);
+  p.vision_relation_targets = json_get_or<bool>(j, "vision_relation_targets", p.vision_relation_targets, where);
   p.eval_scenes = json_get_or<int64_t>(j, "eval_scenes", p.eval_scenes, where);
   p.reuse_base_from = json_get_or<std::string>(j, "reuse_base_from", p.reuse_base_from, where);
   if (j.contains("sae")) {
@@ -475,8 +492,9 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
   auto val_scene = [&](int64_t i) { return make_scene_record(preset.data, WorldSplit::Val, i).scene; };
   t0 = Clock::now();
   const auto vr = pretrain_vision(vlm, train_scene, val_scene, std::min<int64_t>(preset.data.n_val, 200), world,
-                                  preset.vision_optim, progress, log);
+                                  preset.vision_optim, progress, log, preset.vision_relation_targets);
   metrics["vision"] = {{"colour_accuracy", vr.colour_accuracy},
+                       {"relation_accuracy", vr.relation_accuracy},
                        {"cell_accuracy", vr.cell_accuracy},
                        {"contact_accuracy", vr.contact_accuracy}};
   timings["vision_s"] = seconds_since(t0);
@@ -566,19 +584,39 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
         pick = pick * 6364136223846793005ULL + 1442695040888963407ULL;
         const double u = static_cast<double>(pick >> 11) / 9007199254740992.0;
         TokenSequence seq;
-        const int64_t n_items = static_cast<int64_t>(record.questions.size()) + (record.vsr ? 1 : 0);
+        std::vector<const WorldQuestion*> questions;
+        for (const auto& q : record.questions) {
+          if (preset.tune_skills.empty() ||
+              std::find(preset.tune_skills.begin(), preset.tune_skills.end(), q.skill) != preset.tune_skills.end())
+            questions.push_back(&q);
+        }
+        const bool vsr = record.vsr && preset.tune_vsr_fraction > 0;
+        const int64_t n_items = static_cast<int64_t>(questions.size()) + (vsr ? 1 : 0);
         if (u < preset.tune_caption_fraction || n_items == 0) {
           seq = caption_sequence(tok, record.scene, world);
         } else {
-          // A scene's VSR statement (when it has one) is asked 40% of the time, else one
-          // of its questions uniformly.
+          // A scene's VSR statement (when it has one) is asked tune_vsr_fraction of the
+          // time, else one of its questions uniformly.
           const double u2 = static_cast<double>((pick >> 3) & 0xFFFF) / 65536.0;
-          if (record.vsr && (u2 < 0.4 || record.questions.empty())) {
+          if (vsr && (u2 < preset.tune_vsr_fraction || questions.empty())) {
             seq = answer_sequence(world_statement_ids(tok, record.vsr->caption, true),
                                   word(tok, record.vsr->label ? "yes" : "no"));
           } else {
-            const auto& q = record.questions[static_cast<size_t>((pick >> 24) % record.questions.size())];
+            const auto& q = *questions[static_cast<size_t>((pick >> 24) % questions.size())];
             seq = answer_sequence(world_question_ids(tok, q.question, true), word(tok, q.answer));
+          }
+          // LLaVA-style multi-turn: more of the scene's questions after the first, each
+          // answered (loss on every answer word), drawn at random with replacement.
+          if (preset.tune_items_per_sequence > 1 && !questions.empty()) {
+            for (int64_t k = 1; k < preset.tune_items_per_sequence; ++k) {
+              pick = pick * 6364136223846793005ULL + 1442695040888963407ULL;
+              const auto& q = *questions[static_cast<size_t>((pick >> 24) % questions.size())];
+              auto prompt = world_question_ids(tok, q.question, false);
+              prompt.erase(prompt.begin());  // its <bos>
+              const auto turn = answer_sequence(std::move(prompt), word(tok, q.answer));
+              seq.ids.insert(seq.ids.end(), turn.ids.begin(), turn.ids.end());
+              seq.loss.insert(seq.loss.end(), turn.loss.begin(), turn.loss.end());
+            }
           }
         }
         seq.image = i;

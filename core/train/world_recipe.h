@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,8 +47,16 @@ struct WorldPreset {
   int64_t vision_select_layer = -1;
   OptimOptions lm_optim, vision_optim, align_optim, tune_optim;
   double tune_caption_fraction = 0.15;  // share of description sequences in tuning batches
+  double tune_vsr_fraction = 0.4;       // share of a scene's VSR statement among its tuning items
+  // Question skills tuned on ("colour", "existence", ...; empty = all), e.g. for a curriculum
+  // or a diagnosis of one skill. VSR statements are kept unless tune_vsr_fraction is 0.
+  std::vector<std::string> tune_skills;
+  // Question-answer turns per tuning sequence (LLaVA-style multi-turn, one image): 1 = one.
+  int64_t tune_items_per_sequence = 1;
   double align_dense_weight = 1.0;      // weight of the patch-word regression in alignment
   double lm_grid_fraction = 0.5;        // share of base-LM steps on grid documents (word bags)
+  // The tower also learns each object's relations to the others, by colour (patch_targets.h).
+  bool vision_relation_targets = false;
   int64_t eval_scenes = 500;
   WorldSaeOptions sae;
   // A world directory whose base LM (and base SAEs) to reuse instead of training them:
