@@ -3,6 +3,7 @@
 #include <torch/types.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -166,10 +167,9 @@ WorldPreset world_preset_from_json(const nlohmann::json& j, const std::string& w
         "file '{}': field 'tune_items_per_sequence' is {}, expected 1 to 64", where, p.tune_items_per_sequence);
   p.tune_skills = json_get_or<std::vector<std::string>>(j, "tune_skills", p.tune_skills, where);
   for (const std::string& skill : p.tune_skills) {
-    static const std::vector<std::string> known{"colour", "shape", "count", "existence", "spatial", "ocr"};
+    const auto& known = question_skills();
     check(std::find(known.begin(), known.end(), skill) != known.end(),
-          "file '{}': field 'tune_skills' names '{}' (expected colour, shape, count, existence, spatial, ocr)", where,
-          skill);
+          "file '{}': field 'tune_skills' names '{}' (expected one of {})", where, skill, fmt::join(known, ", "));
   }
   p.align_dense_weight = json_get_or<double>(j, "align_dense_weight", p.align_dense_weight, where);
   p.lm_grid_fraction = json_get_or<double>(j, "lm_grid_fraction", p.lm_grid_fraction, where);
@@ -494,9 +494,9 @@ nlohmann::json build_world(const WorldPreset& preset, const std::string& out_dir
   const auto vr = pretrain_vision(vlm, train_scene, val_scene, std::min<int64_t>(preset.data.n_val, 200), world,
                                   preset.vision_optim, progress, log, preset.vision_relation_targets);
   metrics["vision"] = {{"colour_accuracy", vr.colour_accuracy},
-                       {"relation_accuracy", vr.relation_accuracy},
                        {"cell_accuracy", vr.cell_accuracy},
                        {"contact_accuracy", vr.contact_accuracy}};
+  if (preset.vision_relation_targets) metrics["vision"]["relation_accuracy"] = vr.relation_accuracy;
   timings["vision_s"] = seconds_since(t0);
   const auto& vision = *vlm.config().mm.vision;
 

@@ -50,6 +50,11 @@ std::string count_question(const std::optional<Shape>& shape) {
   return "how many " + (shape ? shape_plural(*shape) : std::string("objects")) + " are there?";
 }
 
+const std::vector<std::string>& question_skills() {
+  static const std::vector<std::string> skills{"colour", "shape", "count", "existence", "spatial", "ocr"};
+  return skills;
+}
+
 std::string existence_question(Colour colour, Shape shape) {
   const std::string c = colour_name(colour);
   const bool vowel = std::string("aeiou").find(c[0]) != std::string::npos;

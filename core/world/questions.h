@@ -35,6 +35,9 @@ struct WorldQuestion {
   std::string relation;       // the VSR relation of a spatial question, else ""
 };
 
+// The skills of WorldQuestion::skill, in template order.
+const std::vector<std::string>& question_skills();
+
 // One relation statement about an ordered pair, with its (unambiguous) truth.
 struct RelationFact {
   Relation relation = Relation::LeftOf;
